@@ -1,0 +1,202 @@
+"""Attempt spans: one child of the operation span per HTTP try of the SDK's retry loop.
+
+The SDK's loop (``HTTPClient._request_with_retries_internal``) calls ``self.request*``
+once per attempt, then ``self._should_retry`` and, when it retries,
+``self._sleep_time_seconds``. Running the loop with an :class:`AttemptingClient` in place
+of ``self`` lets us see each of those calls, on any client class, including an app's own
+subclass. An attempt span ends when the attempt's HTTP exchange ends; it stays open (not
+yet ended, with its end time noted) until the SDK has decided whether to retry and how
+long to back off, so that both facts land on the attempt they belong to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry import context, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from stripe_otel import _operation, _runtime, semconv
+from stripe_otel._guard import safe_call
+from stripe_otel._headers import header
+from stripe_otel._redact import error_type_name, stripe_id
+
+
+@dataclass(slots=True, eq=False)
+class Attempt:
+    number: int
+    span: Span | None
+    token: object = None
+    end_ns: int | None = None
+
+
+def effective_client_name(client: Any, is_async: bool) -> str | None:
+    """The transport that really carries the call.
+
+    ``RequestsClient.request_async`` hands the call to an internal ``HTTPXClient``; name
+    that one, not the class the app configured.
+    """
+    if is_async:
+        # Imported here: stripe is loaded by now, and this module must not load it.
+        from stripe._http_client import HTTPClient  # noqa: PLC0415
+
+        for _ in range(3):
+            fallback = getattr(client, "_async_fallback_client", None)
+            if fallback is None or type(client).request_async is not HTTPClient.request_async:
+                break
+            client = fallback
+    name = getattr(client, "name", None)
+    return name if isinstance(name, str) else type(client).__name__
+
+
+def begin_loop(client: Any, op: _operation.Operation, headers: Any, is_async: bool) -> Any:
+    """Note the request's facts on *op* and return the stand-in client for the loop."""
+    op.http_client = effective_client_name(client, is_async)
+    if isinstance(headers, Mapping):
+        op.idempotency_key = header(headers, "Idempotency-Key")
+    return AttemptingClient(client, op)
+
+
+def end_loop(op: _operation.Operation) -> None:
+    """The loop is over (returned or raised): end an attempt still waiting for a verdict."""
+    attempt = op.pending_attempt
+    op.pending_attempt = None
+    if attempt is not None and attempt.span is not None:
+        attempt.span.end(end_time=attempt.end_ns)
+
+
+def start_attempt(op: _operation.Operation) -> Attempt:
+    end_loop(op)  # defensive: a previous attempt nobody decided on
+    op.attempts += 1
+    runtime = _runtime.current
+    if runtime is None or not runtime.settings.attempt_spans:
+        return Attempt(op.attempts, None)
+    attributes: dict[str, Any] = {semconv.STRIPE_ATTEMPT: op.attempts}
+    if op.attempts > 1:
+        attributes[semconv.HTTP_REQUEST_RESEND_COUNT] = op.attempts - 1
+    span = runtime.tracer.start_span(
+        semconv.SPAN_ATTEMPT, kind=SpanKind.INTERNAL, attributes=attributes
+    )
+    # Current during the exchange, so transport-level spans and timers nest under it.
+    token = context.attach(trace.set_span_in_context(span))
+    return Attempt(op.attempts, span, token)
+
+
+def _close(op: _operation.Operation, attempt: Attempt) -> None:
+    attempt.end_ns = time.time_ns()
+    if attempt.token is not None:
+        token, attempt.token = attempt.token, None
+        context.detach(token)  # type: ignore[arg-type]
+    op.pending_attempt = attempt
+
+
+def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) -> None:
+    _close(op, attempt)
+    status, headers = None, None
+    if isinstance(response, tuple) and len(response) == 3:
+        status, headers = response[1], response[2]
+    op.status_code = status if isinstance(status, int) else None
+    op.response_headers = headers
+    if attempt.span is None:
+        return
+    should_retry = header(headers, "Stripe-Should-Retry")
+    attributes = {
+        semconv.HTTP_RESPONSE_STATUS_CODE: op.status_code,
+        semconv.STRIPE_REQUEST_ID: stripe_id(header(headers, "Request-Id")),
+        semconv.STRIPE_SHOULD_RETRY: should_retry == "true" if should_retry else None,
+        semconv.STRIPE_RATE_LIMITED_REASON: header(headers, "Stripe-Rate-Limited-Reason")
+        if status == 429
+        else None,
+    }
+    if isinstance(status, int) and status >= 400:
+        attributes[semconv.ERROR_TYPE] = str(status)
+        attempt.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+    attempt.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+
+def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseException) -> None:
+    _close(op, attempt)
+    if attempt.span is not None:
+        attempt.span.set_attribute(semconv.ERROR_TYPE, error_type_name(exc))
+        _operation.record_exception(attempt.span, exc)
+
+
+def retry_decided(op: _operation.Operation, will_retry: bool) -> None:
+    attempt = op.pending_attempt
+    if attempt is not None and attempt.span is not None:
+        attempt.span.set_attribute(semconv.STRIPE_RETRY_WILL_RETRY, bool(will_retry))
+    if not will_retry:
+        end_loop(op)
+
+
+def backoff_chosen(op: _operation.Operation, seconds: float) -> None:
+    attempt = op.pending_attempt
+    if attempt is not None and attempt.span is not None:
+        attempt.span.set_attribute(semconv.STRIPE_RETRY_BACKOFF_MS, float(seconds) * 1000.0)
+    end_loop(op)
+
+
+class AttemptingClient(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """The SDK's HTTP client, as seen by its own retry loop while we watch the attempts.
+
+    Every other attribute (``_thread_local``, ``_add_telemetry_header``, ...) reaches the
+    real client unchanged.
+    """
+
+    def __init__(self, client: Any, op: _operation.Operation) -> None:
+        super().__init__(client)
+        self._self_op = op
+
+    def _self_attempt(self, send: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        op = self._self_op
+        attempt = safe_call(start_attempt, op)
+        if attempt is None:
+            return send(*args, **kwargs)
+        try:
+            response = send(*args, **kwargs)
+        except BaseException as exc:
+            safe_call(attempt_raised, op, attempt, exc)
+            raise
+        safe_call(attempt_returned, op, attempt, response)
+        return response
+
+    async def _self_attempt_async(
+        self, send: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
+    ) -> Any:
+        op = self._self_op
+        attempt = safe_call(start_attempt, op)
+        if attempt is None:
+            return await send(*args, **kwargs)
+        try:
+            response = await send(*args, **kwargs)
+        except BaseException as exc:
+            safe_call(attempt_raised, op, attempt, exc)
+            raise
+        safe_call(attempt_returned, op, attempt, response)
+        return response
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_attempt(self.__wrapped__.request, args, kwargs)
+
+    def request_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_attempt(self.__wrapped__.request_stream, args, kwargs)
+
+    async def request_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._self_attempt_async(self.__wrapped__.request_async, args, kwargs)
+
+    async def request_stream_async(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._self_attempt_async(self.__wrapped__.request_stream_async, args, kwargs)
+
+    def _should_retry(self, *args: Any, **kwargs: Any) -> Any:
+        will_retry = self.__wrapped__._should_retry(*args, **kwargs)
+        safe_call(retry_decided, self._self_op, will_retry)
+        return will_retry
+
+    def _sleep_time_seconds(self, *args: Any, **kwargs: Any) -> Any:
+        seconds = self.__wrapped__._sleep_time_seconds(*args, **kwargs)
+        safe_call(backoff_chosen, self._self_op, seconds)
+        return seconds

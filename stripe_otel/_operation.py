@@ -1,0 +1,216 @@
+"""The operation span: one CLIENT span per logical Stripe call.
+
+:func:`start` opens the span and makes it current, together with an :class:`Operation`
+record that the retry-loop hook fills in (attempts, final status and headers).
+:func:`finish` closes it with what the call returned or raised. Both are called through
+:func:`stripe_otel._guard.safe_call` by the patches and never see the caller's data
+beyond the allowlisted fields named in :mod:`stripe_otel.semconv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from stripe_otel import _runtime, semconv
+from stripe_otel._headers import header
+from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, stripe_id
+from stripe_otel._url import operation_name, url_template
+
+_OPERATION_KEY = context.create_key("stripe_otel.operation")
+
+
+@dataclass(slots=True, eq=False)
+class Operation:
+    """What we learn about one Stripe call while it runs."""
+
+    span: Span
+    recording: bool
+    token: object = None
+    attempts: int = 0
+    status_code: int | None = None
+    response_headers: Mapping[str, Any] | None = None
+    idempotency_key: str | None = None
+    http_client: str | None = None
+    pending_attempt: Any = field(default=None)
+
+
+def current() -> Operation | None:
+    """The operation whose span is current in this context, if any."""
+    value = context.get_value(_OPERATION_KEY)
+    return value if isinstance(value, Operation) else None
+
+
+@lru_cache(maxsize=64)
+def _server(base: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(base)
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme else None)
+    return parts.hostname, port
+
+
+def _livemode(api_key: object) -> bool | None:
+    # Only the prefix is looked at; the key itself is never kept.
+    if isinstance(api_key, str):
+        if api_key.startswith(("sk_live_", "rk_live_")):
+            return True
+        if api_key.startswith(("sk_test_", "rk_test_")):
+            return False
+    return None
+
+
+def _option(options: Mapping[str, Any] | None, requestor: Any, name: str) -> Any:
+    value = options.get(name) if options else None
+    if value is None:
+        value = getattr(requestor, name, None)
+    return value
+
+
+def start(
+    requestor: Any,
+    method: str,
+    url: str,
+    options: Mapping[str, Any] | None,
+    base_address: str,
+    streaming: bool,
+) -> Operation | None:
+    """Open the operation span and make it (and the record) current."""
+    runtime = _runtime.current
+    if runtime is None:
+        return None
+    verb = method.upper()
+    template = url_template(url)
+    span = runtime.tracer.start_span(f"{verb} {template}", kind=SpanKind.CLIENT)
+    op = Operation(span, span.is_recording())
+    if op.recording:
+        base = requestor._options.base_addresses.get(base_address) or ""
+        address, port = _server(base)
+        attributes = {
+            semconv.HTTP_REQUEST_METHOD: verb,
+            semconv.URL_TEMPLATE: template,
+            semconv.SERVER_ADDRESS: address,
+            semconv.SERVER_PORT: port,
+            semconv.STRIPE_API_MODE: "v2" if template.startswith("/v2/") else "v1",
+            semconv.STRIPE_OPERATION: operation_name(verb, template),
+            semconv.STRIPE_ACCOUNT: stripe_id(_option(options, requestor, "stripe_account")),
+            semconv.STRIPE_LIVEMODE: _livemode(_option(options, requestor, "api_key")),
+            semconv.STRIPE_STREAMING: True if streaming else None,
+        }
+        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    ctx = context.set_value(_OPERATION_KEY, op, trace.set_span_in_context(span))
+    if runtime.settings.suppress_http_instrumentation:
+        # One CLIENT span per call, and no traceparent sent to Stripe (as botocore does).
+        ctx = context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
+    op.token = context.attach(ctx)
+    return op
+
+
+def detach(op: Operation) -> None:
+    """Restore the caller's context. Separate from :func:`finish` so that a failure in
+    one cannot leave the other undone."""
+    if op.token is not None:
+        token, op.token = op.token, None
+        context.detach(token)  # type: ignore[arg-type]
+
+
+def finish(op: Operation, result: Any, exc: BaseException | None) -> None:
+    """Record the outcome on the span and end it."""
+    span = op.span
+    if not op.recording:
+        span.end()
+        return
+    runtime = _runtime.current
+    settings = runtime.settings if runtime is not None else None
+    # The retry-loop hook saw the final response; without it (a client subclass that
+    # overrides the loop), fall back to what the SDK attached to the result or error.
+    fallback = exc if exc is not None else getattr(result, "last_response", None)
+    headers = op.response_headers
+    if headers is None:
+        headers = getattr(fallback, "headers", None)
+    status = op.status_code
+    if status is None:
+        status = getattr(fallback, "http_status", None) or getattr(fallback, "code", None)
+    idempotency_key = op.idempotency_key or header(headers, "Idempotency-Key")
+    attributes: dict[str, Any] = {
+        semconv.HTTP_RESPONSE_STATUS_CODE: status if isinstance(status, int) else None,
+        semconv.STRIPE_REQUEST_ID: stripe_id(header(headers, "Request-Id")),
+        semconv.STRIPE_API_VERSION: scrub(header(headers, "Stripe-Version")),
+        semconv.STRIPE_NUM_RETRIES: op.attempts - 1 if op.attempts else None,
+        semconv.STRIPE_HTTP_CLIENT: op.http_client,
+        semconv.STRIPE_IDEMPOTENT_REPLAYED: True
+        if header(headers, "Idempotent-Replayed") == "true"
+        else None,
+    }
+    if settings is None or settings.record_idempotency_key:
+        attributes[semconv.STRIPE_IDEMPOTENCY_KEY] = scrub(idempotency_key)
+    if exc is None and (settings is None or settings.record_object_id):
+        attributes[semconv.STRIPE_OBJECT_ID] = _object_id(result)
+    if exc is not None:
+        attributes.update(error_attributes(exc))
+    span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    if exc is not None:
+        record_exception(span, exc)
+    span.end()
+
+
+def _object_id(result: Any) -> str | None:
+    # StripeObject keeps its fields in `_data` (it is not a dict since stripe 15);
+    # reading that dict avoids StripeObject.__getattr__'s exceptions for absent fields.
+    data = getattr(result, "_data", None)
+    if isinstance(data, dict) and data.get("object") not in ("list", "search_result"):
+        return stripe_id(data.get("id"))
+    return None
+
+
+def error_attributes(exc: BaseException) -> dict[str, Any]:
+    """Allowlisted facts about a failed call: the class and Stripe's error enums."""
+    error = getattr(exc, "error", None)
+    return {
+        semconv.ERROR_TYPE: error_type_name(exc),
+        semconv.STRIPE_ERROR_TYPE: scrub(getattr(error, "type", None)),
+        semconv.STRIPE_ERROR_CODE: scrub(
+            getattr(error, "code", None) or getattr(exc, "code", None)
+        ),
+        semconv.STRIPE_ERROR_DECLINE_CODE: scrub(getattr(error, "decline_code", None)),
+        semconv.STRIPE_ERROR_PARAM: scrub(getattr(error, "param", None)),
+    }
+
+
+def safe_summary(exc: BaseException) -> str:
+    """A description of *exc* built only from allowlisted fields.
+
+    Stripe's own messages can quote what was sent ("Invalid email address: ..."), so the
+    exception's message is never used.
+    """
+    attributes = error_attributes(exc)
+    details = [
+        f"{key.rsplit('.', 1)[-1]}={value}"
+        for key, value in attributes.items()
+        if value is not None and key != semconv.ERROR_TYPE
+    ]
+    status = getattr(exc, "http_status", None)
+    if isinstance(status, int):
+        details.insert(0, f"http_status={status}")
+    name = error_type_name(exc)
+    return name + (f" ({', '.join(details)})" if details else "")
+
+
+def record_exception(span: Span, exc: BaseException) -> None:
+    """Mark *span* failed and add an ``exception`` event with no message text from *exc*."""
+    summary = safe_summary(exc)
+    span.set_status(Status(StatusCode.ERROR, summary))
+    span.add_event(
+        semconv.EVENT_EXCEPTION,
+        {
+            semconv.EXCEPTION_TYPE: error_type_name(exc),
+            semconv.EXCEPTION_MESSAGE: summary,
+            semconv.EXCEPTION_STACKTRACE: safe_stacktrace(exc),
+            semconv.EXCEPTION_ESCAPED: True,
+        },
+    )

@@ -1,0 +1,139 @@
+"""Operation entry points: every way the SDK issues an API call.
+
+``_APIRequestor.request*`` covers global style (``stripe.PaymentIntent.create``),
+instance methods, ``StripeClient`` services, v1 and v2, list pages and streaming; it
+includes error interpretation and decoding into ``StripeObject``. ``request_raw*`` is
+the inner step every call passes through: wrapped too, it is a no-op when an operation
+is already open and the entry point for anything that calls it directly.
+``StripeClient.raw_request*`` calls ``request_raw`` and then interprets the response
+itself, so it is an entry point of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from stripe_otel import _operation
+from stripe_otel._guard import safe_call
+from stripe_otel._patching import Patch
+
+_Extracted = tuple[Any, str, str, Mapping[str, Any] | None, str]
+_Extractor = Callable[[Any, tuple[Any, ...], dict[str, Any]], _Extracted]
+
+# RequestOptions keys that StripeClient.raw_request takes among its params.
+_REQUEST_OPTION_KEYS = frozenset(
+    {"api_key", "stripe_account", "stripe_context", "stripe_version", "idempotency_key"}
+)
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _from_requestor(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Extracted:
+    # request*(method, url, params=None, options=None, ..., *, base_address, ...)
+    return (
+        instance,
+        _arg(args, kwargs, 0, "method"),
+        _arg(args, kwargs, 1, "url"),
+        _arg(args, kwargs, 3, "options"),
+        kwargs.get("base_address") or "api",
+    )
+
+
+def _from_raw_request(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Extracted:
+    # StripeClient.raw_request(method_, url_, **params): options travel among params.
+    options = {k: v for k, v in kwargs.items() if k in _REQUEST_OPTION_KEYS}
+    return (
+        instance._requestor,
+        _arg(args, kwargs, 0, "method_"),
+        _arg(args, kwargs, 1, "url_"),
+        options,
+        kwargs.get("base") or "api",
+    )
+
+
+def _start(
+    extract: _Extractor, instance: Any, args: Any, kwargs: Any, streaming: bool
+) -> _operation.Operation | None:
+    requestor, method, url, options, base_address = extract(instance, args, kwargs)
+    return _operation.start(requestor, method, url, options, base_address, streaming)
+
+
+def _end(op: _operation.Operation, result: Any, exc: BaseException | None) -> None:
+    safe_call(_operation.detach, op)
+    safe_call(_operation.finish, op, result, exc)
+
+
+def _should_start() -> bool:
+    return _operation.current() is None and is_instrumentation_enabled()
+
+
+def _sync_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        op = (
+            safe_call(_start, extract, instance, args, kwargs, streaming)
+            if _should_start()
+            else None
+        )
+        if op is None:
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _end(op, None, exc)
+            raise
+        _end(op, result, None)
+        return result
+
+    return wrapper
+
+
+def _async_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
+    async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        op = (
+            safe_call(_start, extract, instance, args, kwargs, streaming)
+            if _should_start()
+            else None
+        )
+        if op is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _end(op, None, exc)
+            raise
+        _end(op, result, None)
+        return result
+
+    return wrapper
+
+
+def _raw_entry(sync: bool) -> Callable[..., Any]:
+    """request_raw*(..., is_streaming=False, ...): there, streaming is an argument."""
+    make = _sync_entry if sync else _async_entry
+    plain, streaming = make(_from_requestor, False), make(_from_requestor, True)
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        chosen = streaming if _arg(args, kwargs, 4, "is_streaming") else plain
+        return chosen(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
+def patches() -> list[Patch]:
+    requestor = ("stripe._api_requestor", "_APIRequestor")
+    client = ("stripe._stripe_client", "StripeClient")
+    return [
+        Patch(*requestor, "request", _sync_entry(_from_requestor, False)),
+        Patch(*requestor, "request_async", _async_entry(_from_requestor, False)),
+        Patch(*requestor, "request_stream", _sync_entry(_from_requestor, True)),
+        Patch(*requestor, "request_stream_async", _async_entry(_from_requestor, True)),
+        Patch(*requestor, "request_raw", _raw_entry(sync=True)),
+        Patch(*requestor, "request_raw_async", _raw_entry(sync=False)),
+        Patch(*client, "raw_request", _sync_entry(_from_raw_request, False)),
+        Patch(*client, "raw_request_async", _async_entry(_from_raw_request, False)),
+    ]

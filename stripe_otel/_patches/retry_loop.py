@@ -1,0 +1,57 @@
+"""The SDK's retry loop, run with a stand-in client so each attempt gets its own span.
+
+Only inside a recording operation: otherwise the loop runs untouched (a non-recording
+operation's attempt spans would be dropped by a parent-based sampler anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_otel import _attempts, _operation
+from stripe_otel._guard import safe_call
+from stripe_otel._patching import Patch
+
+
+def _headers_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # _request_with_retries_internal(method, url, headers, post_data, is_streaming, ...)
+    return args[2] if len(args) > 2 else kwargs.get("headers")
+
+
+def _prepare(wrapped: Any, instance: Any, args: Any, kwargs: Any, is_async: bool) -> Any:
+    op = _operation.current()
+    loop = getattr(wrapped, "__func__", None)
+    if op is None or not op.recording or loop is None:
+        return None
+    stand_in = safe_call(_attempts.begin_loop, instance, op, _headers_arg(args, kwargs), is_async)
+    return None if stand_in is None else (op, loop, stand_in)
+
+
+def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    prepared = safe_call(_prepare, wrapped, instance, args, kwargs, False)
+    if prepared is None:
+        return wrapped(*args, **kwargs)
+    op, loop, stand_in = prepared
+    try:
+        return loop(stand_in, *args, **kwargs)
+    finally:
+        safe_call(_attempts.end_loop, op)
+
+
+async def _async_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    prepared = safe_call(_prepare, wrapped, instance, args, kwargs, True)
+    if prepared is None:
+        return await wrapped(*args, **kwargs)
+    op, loop, stand_in = prepared
+    try:
+        return await loop(stand_in, *args, **kwargs)
+    finally:
+        safe_call(_attempts.end_loop, op)
+
+
+def patches() -> list[Patch]:
+    owner = ("stripe._http_client", "HTTPClient")
+    return [
+        Patch(*owner, "_request_with_retries_internal", _sync_loop),
+        Patch(*owner, "_request_with_retries_internal_async", _async_loop),
+    ]

@@ -1,0 +1,94 @@
+"""PCI safety: what may be recorded, and the last check on values we do not control.
+
+The primary defence is the *allowlist*: spans only ever get attributes whose keys are in
+:data:`stripe_otel.semconv.ALL_ATTRIBUTES`, filled from fields that carry no cardholder
+data (status codes, Stripe enums, ids). Request parameters, response bodies, headers
+other than a few named ones, and exception messages are never copied.
+
+A few recorded values can still be chosen by the app (an idempotency key, a custom object
+id, an error ``param``). :func:`scrub` is the second defence for those: it drops a value
+that looks like a key, a webhook secret, a card number (Luhn-valid digit run) or an email.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from typing import Final
+
+_SECRET_RE: Final = re.compile(r"(?:sk|rk|pk)_(?:live|test)_|whsec_|Bearer\s", re.IGNORECASE)
+_EMAIL_RE: Final = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+# 13 to 19 digits, optionally separated by single spaces or dashes: the shapes a PAN takes.
+_PAN_CANDIDATE_RE: Final = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_PHONE_RE: Final = re.compile(r"\+\d[\d ().-]{7,}\d")
+#: Stripe object ids: a lower-case prefix, an underscore and base62 characters.
+STRIPE_ID_RE: Final = re.compile(r"^[a-z][a-z0-9]*(?:_[A-Za-z0-9]+)+$")
+_MAX_VALUE_LEN: Final = 256
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def contains_card_number(text: str) -> bool:
+    """True if *text* holds a 13-19 digit run that passes the Luhn check."""
+    for match in _PAN_CANDIDATE_RE.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if _luhn_valid(digits):
+            return True
+    return False
+
+
+def looks_sensitive(text: str) -> bool:
+    """True if *text* looks like a secret, a card number, an email or a phone number."""
+    return bool(
+        _SECRET_RE.search(text)
+        or _EMAIL_RE.search(text)
+        or _PHONE_RE.search(text)
+        or contains_card_number(text)
+    )
+
+
+def scrub(value: object) -> str | None:
+    """Return *value* as a short string fit to record, or None if it must not be recorded."""
+    if not isinstance(value, str) or not value or len(value) > _MAX_VALUE_LEN:
+        return None
+    return None if looks_sensitive(value) else value
+
+
+def stripe_id(value: object) -> str | None:
+    """Return *value* if it has the shape of a Stripe object id, else None."""
+    if isinstance(value, str) and len(value) <= _MAX_VALUE_LEN and STRIPE_ID_RE.match(value):
+        return None if looks_sensitive(value) else value
+    return None
+
+
+def error_type_name(exc: BaseException) -> str:
+    """The exception's canonical class name, low-cardinality (``stripe.CardError``)."""
+    cls = type(exc)
+    module = cls.__module__
+    if module == "stripe" or module.startswith("stripe."):
+        # stripe's classes live in private modules but are exported from the package.
+        return f"stripe.{cls.__qualname__}"
+    if module == "builtins":
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+
+
+def safe_stacktrace(exc: BaseException) -> str:
+    """The traceback as frames only (file, line, function), without source lines.
+
+    Source lines can hold literals (a test card number in the caller's code), so they
+    are left out; the frames are enough to find the place.
+    """
+    frames = traceback.extract_tb(exc.__traceback__, limit=64)
+    lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
+    return "Traceback (most recent call last):\n" + "\n".join(lines)

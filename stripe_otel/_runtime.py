@@ -1,0 +1,23 @@
+"""The instrumentor's live state, read by the hooks: the tracer and the settings.
+
+Hooks read :data:`current` once per call; ``None`` means "not instrumented" and every
+hook then passes straight through, so a wrapper left behind by another library's
+patching can never start spans after ``uninstrument()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry.trace import Tracer
+
+from stripe_otel.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    tracer: Tracer
+    settings: Settings
+
+
+current: Runtime | None = None

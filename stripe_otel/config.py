@@ -1,0 +1,156 @@
+"""stripe-otel's settings: one table of knobs, each with an env var and a keyword argument.
+
+Precedence, highest first: the keyword argument given to
+``StripeInstrumentor().instrument(...)``, then the ``STRIPE_OTEL_*`` environment
+variable, then the default. Every value is parsed and checked when the instrumentor
+starts; a bad one raises :class:`ConfigError` naming the variable, so a typo never
+surfaces as an exception inside a payment call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from stripe_otel._redact import scrub
+
+__all__ = ["KNOBS", "ConfigError", "Knob", "Settings"]
+
+
+class ConfigError(ValueError):
+    """A stripe-otel setting has a value that cannot be used."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError("expected one of true/false/1/0/yes/no/on/off")
+
+
+def _parse_non_negative_float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number of seconds")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a finite number >= 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting: its keyword name, env var, parser, default and one-line doc."""
+
+    name: str
+    env: str
+    parse: Callable[[object], Any]
+    default: Any
+    doc: str
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob(
+        "enabled",
+        "STRIPE_OTEL_ENABLED",
+        _parse_bool,
+        True,
+        "Master switch. `false` makes `instrument()` a no-op (the app runs unpatched).",
+    ),
+    Knob(
+        "suppress_http_instrumentation",
+        "STRIPE_OTEL_SUPPRESS_HTTP_INSTRUMENTATION",
+        _parse_bool,
+        True,
+        "Suppress HTTP-level instrumentations (httpx, requests, urllib3, urllib) under our "
+        "span, so there is one CLIENT span per call and no `traceparent` is sent to Stripe. "
+        "`false` keeps their spans as children of the attempt span (and lets them inject "
+        "`traceparent`).",
+    ),
+    Knob(
+        "attempt_spans",
+        "STRIPE_OTEL_ATTEMPT_SPANS",
+        _parse_bool,
+        True,
+        "One child span per HTTP attempt of the SDK's retry loop.",
+    ),
+    Knob(
+        "record_idempotency_key",
+        "STRIPE_OTEL_RECORD_IDEMPOTENCY_KEY",
+        _parse_bool,
+        True,
+        "Record `stripe.idempotency_key` (dropped anyway if it looks like a secret or PII).",
+    ),
+    Knob(
+        "record_object_id",
+        "STRIPE_OTEL_RECORD_OBJECT_ID",
+        _parse_bool,
+        True,
+        "Record `stripe.object.id` of the response object (only Stripe-shaped ids).",
+    ),
+    Knob(
+        "error_log_interval",
+        "STRIPE_OTEL_ERROR_LOG_INTERVAL",
+        _parse_non_negative_float,
+        60.0,
+        "Seconds between two log lines about the same internal error (they are always counted).",
+    ),
+)
+
+_KNOBS_BY_NAME: Mapping[str, Knob] = {knob.name: knob for knob in KNOBS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved, validated settings. Build it with :meth:`Settings.resolve`."""
+
+    enabled: bool = True
+    suppress_http_instrumentation: bool = True
+    attempt_spans: bool = True
+    record_idempotency_key: bool = True
+    record_object_id: bool = True
+    error_log_interval: float = 60.0
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Combine keyword overrides, the environment and defaults; validate each value.
+
+        Unknown keywords are an error too: a misspelt option must not be silently ignored.
+        """
+        env = os.environ if environ is None else environ
+        unknown = sorted(set(overrides) - set(_KNOBS_BY_NAME))
+        if unknown:
+            raise ConfigError(
+                f"stripe-otel: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_KNOBS_BY_NAME))}"
+            )
+        values: dict[str, Any] = {}
+        for knob in KNOBS:
+            if knob.name in overrides and overrides[knob.name] is not None:
+                raw, source = overrides[knob.name], f"argument {knob.name}="
+            elif env.get(knob.env, "").strip():
+                raw, source = env[knob.env], f"environment variable {knob.env}"
+            else:
+                values[knob.name] = knob.default
+                continue
+            try:
+                values[knob.name] = knob.parse(raw)
+            except ValueError as exc:
+                shown = repr(raw) if scrub(str(raw)) is not None else "(value hidden)"
+                raise ConfigError(
+                    f"stripe-otel: {source} has an invalid value {shown}: {exc}"
+                ) from None
+        return cls(**values)
+
+
+# A knob without a field (or a field without a knob) would be a setting nobody can set.
+assert {f.name for f in fields(Settings)} == set(_KNOBS_BY_NAME), "KNOBS and Settings differ"
