@@ -1,0 +1,1 @@
+"""Tests of stripe_otel.testing (the Stripe test server)."""
