@@ -83,6 +83,7 @@ def _every_call(style: str, base_url: str) -> None:
     stripe.Customer.list(email=EMAIL)
 
 
+@pytest.mark.filterwarnings("ignore:The `save` method is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("style", STYLES)
 def test_nothing_sensitive_is_exported(
     style: str, instrument: Telemetry, stripe_globals: Any, caplog: pytest.LogCaptureFixture
