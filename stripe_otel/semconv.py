@@ -62,6 +62,44 @@ STRIPE_RETRY_WILL_RETRY: Final = "stripe.retry.will_retry"
 #: Backoff the SDK sleeps after this attempt before the next one, in milliseconds.
 STRIPE_RETRY_BACKOFF_MS: Final = "stripe.retry.backoff_ms"
 
+# --- Phases: where the time of a call went -------------------------------------
+#: Phase spans tile each attempt (network, api_processing, network) and the operation
+#: after its last attempt (sdk_decode); db_write spans belong to a transaction.
+SPAN_NETWORK: Final = "stripe.network"
+SPAN_API_PROCESSING: Final = "stripe.api_processing"
+SPAN_SDK_DECODE: Final = "stripe.sdk_decode"
+SPAN_DB_WRITE: Final = "stripe.db_write"
+STRIPE_PHASE: Final = "stripe.phase"
+#: Values of STRIPE_PHASE.
+PHASE_NETWORK: Final = "network"
+PHASE_API_PROCESSING: Final = "api_processing"
+PHASE_SDK_DECODE: Final = "sdk_decode"
+PHASE_DB_WRITE: Final = "db_write"
+STRIPE_PHASE_ESTIMATED: Final = "stripe.phase.estimated"
+STRIPE_PHASE_METHOD: Final = "stripe.phase.method"
+STRIPE_PHASE_AVAILABLE: Final = "stripe.phase.available"
+#: Which leg a network span covers: "request" (connect + send + transit out) or
+#: "response" (transit back + receiving the body).
+STRIPE_NETWORK_LEG: Final = "stripe.network.leg"
+STRIPE_CONNECTION_REUSED: Final = "stripe.connection.reused"
+STRIPE_NETWORK_DNS_MS: Final = "stripe.network.dns_ms"
+STRIPE_NETWORK_CONNECT_MS: Final = "stripe.network.connect_ms"
+STRIPE_NETWORK_TLS_MS: Final = "stripe.network.tls_ms"
+STRIPE_NETWORK_SEND_MS: Final = "stripe.network.send_ms"
+STRIPE_NETWORK_RECEIVE_MS: Final = "stripe.network.receive_ms"
+STRIPE_NETWORK_RTT_MS: Final = "stripe.network.rtt_ms"
+STRIPE_NETWORK_RTT_SOURCE: Final = "stripe.network.rtt_source"
+#: Totals on operation and transaction spans, in milliseconds.
+STRIPE_PHASE_NETWORK_MS: Final = "stripe.phase.network_ms"
+STRIPE_PHASE_API_PROCESSING_MS: Final = "stripe.phase.api_processing_ms"
+STRIPE_PHASE_SDK_DECODE_MS: Final = "stripe.phase.sdk_decode_ms"
+STRIPE_PHASE_DB_WRITE_MS: Final = "stripe.phase.db_write_ms"
+STRIPE_PHASE_APP_MS: Final = "stripe.phase.app_ms"
+#: On a business-transaction span (`stripe_otel.transaction("checkout")`): its name.
+STRIPE_TRANSACTION: Final = "stripe.transaction"
+#: How many Stripe operations a transaction made.
+STRIPE_TRANSACTION_OPERATIONS: Final = "stripe.transaction.operations"
+
 # --- Span events (the exception event follows the OTel exception convention) -----
 EVENT_EXCEPTION: Final = "exception"
 EXCEPTION_TYPE: Final = "exception.type"
@@ -70,6 +108,14 @@ EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 EXCEPTION_ESCAPED: Final = "exception.escaped"
 
 # --- Metrics ------------------------------------------------------------------------
+#: Histogram, seconds: duration of each Stripe operation (retries and decode included).
+METRIC_OPERATION_DURATION: Final = "stripe.client.operation.duration"
+#: Histogram, seconds: duration of each phase, by STRIPE_PHASE.
+METRIC_PHASE_DURATION: Final = "stripe.client.phase.duration"
+#: Counter: retries (attempts after the first).
+METRIC_RETRIES: Final = "stripe.client.retries"
+#: Counter: failed operations, by error.type and stripe.error.code.
+METRIC_ERRORS: Final = "stripe.client.errors"
 #: Counter of exceptions raised inside stripe-otel's own hooks (and swallowed).
 METRIC_INTERNAL_ERRORS: Final = "stripe_otel.internal.errors"
 #: Attribute on METRIC_INTERNAL_ERRORS naming the hook that failed.
@@ -81,12 +127,17 @@ ALL_ATTRIBUTES: Final[frozenset[str]] = frozenset(
     for name, value in dict(globals()).items()
     if name.isupper()
     and isinstance(value, str)
-    and not name.startswith(("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_"))
+    and not name.startswith(("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_"))
 )
 
 #: Every span name that is not of the ``"{METHOD} {url.template}"`` form.
 ALL_SPAN_NAMES: Final[frozenset[str]] = frozenset(
     value for name, value in dict(globals()).items() if name.startswith("SPAN_")
+)
+
+#: Every value of STRIPE_PHASE.
+ALL_PHASES: Final[frozenset[str]] = frozenset(
+    value for name, value in dict(globals()).items() if name.startswith("PHASE_")
 )
 
 #: Every metric name.
