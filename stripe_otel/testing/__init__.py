@@ -15,6 +15,7 @@ transport. A JSON control API under ``/_control/`` drives a server in another pr
 
 from ._app import RecordedRequest
 from ._faults import Fault
+from ._latency_proxy import LatencyProxy
 from ._server import DEFAULT_API_VERSION, StripeTestServer
 
-__all__ = ["DEFAULT_API_VERSION", "Fault", "RecordedRequest", "StripeTestServer"]
+__all__ = ["DEFAULT_API_VERSION", "Fault", "LatencyProxy", "RecordedRequest", "StripeTestServer"]
