@@ -10,8 +10,16 @@ Importing this package does not import ``stripe``.
 """
 
 from stripe_otel._guard import internal_error_counts
+from stripe_otel._transaction import db_write, transaction
 from stripe_otel.config import ConfigError
 from stripe_otel.instrumentor import StripeInstrumentor
 from stripe_otel.version import __version__
 
-__all__ = ["ConfigError", "StripeInstrumentor", "__version__", "internal_error_counts"]
+__all__ = [
+    "ConfigError",
+    "StripeInstrumentor",
+    "__version__",
+    "db_write",
+    "internal_error_counts",
+    "transaction",
+]
