@@ -20,7 +20,7 @@ import wrapt
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from stripe_otel import _operation, _runtime, semconv
+from stripe_otel import _operation, _phase_spans, _phases, _rtt, _runtime, _timing, semconv
 from stripe_otel._guard import safe_call
 from stripe_otel._headers import header
 from stripe_otel._redact import error_type_name, stripe_id
@@ -32,6 +32,8 @@ class Attempt:
     span: Span | None
     token: object = None
     end_ns: int | None = None
+    timeline: _timing.Timeline | None = None
+    timeline_token: object = None
 
 
 def effective_client_name(client: Any, is_async: bool) -> str | None:
@@ -54,11 +56,22 @@ def effective_client_name(client: Any, is_async: bool) -> str | None:
 
 
 def begin_loop(client: Any, op: _operation.Operation, headers: Any, is_async: bool) -> Any:
-    """Note the request's facts on *op* and return the stand-in client for the loop."""
-    op.http_client = effective_client_name(client, is_async)
-    if isinstance(headers, Mapping):
-        op.idempotency_key = header(headers, "Idempotency-Key")
+    """Note the request's facts on *op* and return the stand-in client for the loop.
+
+    Runs for unsampled operations too (attempts are counted for the retry metric), but
+    only a recording operation has its transport and key looked at.
+    """
+    if op.recording:
+        op.http_client = effective_client_name(client, is_async)
+        if isinstance(headers, Mapping):
+            op.idempotency_key = header(headers, "Idempotency-Key")
     return AttemptingClient(client, op)
+
+
+def finish_loop(op: _operation.Operation) -> None:
+    """The retry loop returned or raised: what follows is the SDK decoding the response."""
+    op.loop_end_perf = time.perf_counter_ns()
+    end_loop(op)
 
 
 def end_loop(op: _operation.Operation) -> None:
@@ -73,29 +86,95 @@ def start_attempt(op: _operation.Operation) -> Attempt:
     end_loop(op)  # defensive: a previous attempt nobody decided on
     op.attempts += 1
     runtime = _runtime.current
-    if runtime is None or not runtime.settings.attempt_spans:
-        return Attempt(op.attempts, None)
+    if runtime is None or not op.recording:
+        return Attempt(op.attempts, None)  # counted for metrics, nothing recorded
+    timeline, timeline_token = _timing.start() if runtime.settings.phases else (None, None)
+    if not runtime.settings.attempt_spans:
+        return Attempt(op.attempts, None, None, None, timeline, timeline_token)
     attributes: dict[str, Any] = {semconv.STRIPE_ATTEMPT: op.attempts}
     if op.attempts > 1:
         attributes[semconv.HTTP_REQUEST_RESEND_COUNT] = op.attempts - 1
     span = runtime.tracer.start_span(
-        semconv.SPAN_ATTEMPT, kind=SpanKind.INTERNAL, attributes=attributes
+        semconv.SPAN_ATTEMPT,
+        kind=SpanKind.INTERNAL,
+        attributes=attributes,
+        start_time=timeline.wall0 if timeline is not None else None,
     )
-    # Current during the exchange, so transport-level spans and timers nest under it.
+    # Current during the exchange, so transport-level spans nest under it.
     token = context.attach(trace.set_span_in_context(span))
-    return Attempt(op.attempts, span, token)
+    return Attempt(op.attempts, span, token, None, timeline, timeline_token)
 
 
-def _close(op: _operation.Operation, attempt: Attempt) -> None:
-    attempt.end_ns = time.time_ns()
+def _close(op: _operation.Operation, attempt: Attempt, responded: bool) -> None:
+    end_perf = time.perf_counter_ns()
+    timeline = attempt.timeline
+    if timeline is not None:
+        attempt.timeline = None
+        _timing.stop(attempt.timeline_token)
+        attempt.end_ns = timeline.wall(end_perf)
+    else:
+        attempt.end_ns = time.time_ns()
     if attempt.token is not None:
         token, attempt.token = attempt.token, None
         context.detach(token)  # type: ignore[arg-type]
     op.pending_attempt = attempt
+    if timeline is not None:
+        safe_call(_account_phases, op, attempt, timeline, end_perf, responded)
+
+
+def _account_phases(
+    op: _operation.Operation,
+    attempt: Attempt,
+    timeline: _timing.Timeline,
+    end_perf: int,
+    responded: bool,
+) -> None:
+    """Add this attempt's phases to the operation and emit its phase spans."""
+    runtime = _runtime.current
+    if runtime is None:
+        return
+    if not responded:
+        # No response (connection failed or reset): the attempt was all network.
+        op.network_ns += end_perf - timeline.perf0
+        return
+    rtt_ns, source = _rtt_for(op.server, timeline)
+    result = _phases.breakdown(timeline, end_perf, rtt_ns)
+    if result is None:
+        # A transport we cannot time (aiohttp, pycurl, a custom client).
+        op.phases_available = False
+        if attempt.span is not None:
+            attempt.span.set_attribute(semconv.STRIPE_PHASE_AVAILABLE, False)
+        return
+    if op.phases_available is None:
+        op.phases_available = True
+    op.network_ns += result.total(semconv.PHASE_NETWORK)
+    op.api_processing_ns += result.total(semconv.PHASE_API_PROCESSING)
+    parent = attempt.span if attempt.span is not None else op.span
+    _phase_spans.emit(
+        runtime.tracer, parent, result, reused=not timeline.opened_connection, rtt_source=source
+    )
+
+
+def _rtt_for(
+    server: tuple[str, int] | None, timeline: _timing.Timeline
+) -> tuple[int | None, str | None]:
+    if server is None:
+        return None, None
+    source = "earlier_connections"
+    if timeline.opened_connection:
+        _dns, connect, tls = _phases.handshake_durations(timeline)
+        if tls is not None and timeline.tls_cpu_ns:
+            tls = max(0, tls - timeline.tls_cpu_ns)
+        sample = _rtt.sample_from_handshakes(connect, tls, timeline.tls_version)
+        if sample is not None:
+            _rtt.record(server, sample)
+            source = "this_connection"
+    estimate = _rtt.estimate(server)
+    return estimate, source if estimate is not None else None
 
 
 def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) -> None:
-    _close(op, attempt)
+    _close(op, attempt, responded=True)
     status, headers = None, None
     if isinstance(response, tuple) and len(response) == 3:
         status, headers = response[1], response[2]
@@ -119,7 +198,7 @@ def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) 
 
 
 def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseException) -> None:
-    _close(op, attempt)
+    _close(op, attempt, responded=False)
     if attempt.span is not None:
         attempt.span.set_attribute(semconv.ERROR_TYPE, error_type_name(exc))
         _operation.record_exception(attempt.span, exc)

@@ -9,6 +9,7 @@ beyond the allowlisted fields named in :mod:`stripe_otel.semconv`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,7 +20,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from stripe_otel import _runtime, semconv
+from stripe_otel import _metrics, _phase_spans, _runtime, _transaction, semconv
 from stripe_otel._headers import header
 from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, stripe_id
 from stripe_otel._url import operation_name, url_template
@@ -33,6 +34,11 @@ class Operation:
 
     span: Span
     recording: bool
+    verb: str
+    template: str
+    wall0: int
+    perf0: int
+    server: tuple[str, int] | None = None
     token: object = None
     attempts: int = 0
     status_code: int | None = None
@@ -40,12 +46,20 @@ class Operation:
     idempotency_key: str | None = None
     http_client: str | None = None
     pending_attempt: Any = field(default=None)
+    loop_end_perf: int | None = None
+    network_ns: int = 0
+    api_processing_ns: int = 0
+    #: None until an attempt is timed; False once one could not be (untimeable transport).
+    phases_available: bool | None = None
+    #: Set as the call returns: an ended operation is never "current", even if restoring
+    #: the caller's context failed, so one failure cannot silence every later call.
+    done: bool = False
 
 
 def current() -> Operation | None:
     """The operation whose span is current in this context, if any."""
     value = context.get_value(_OPERATION_KEY)
-    return value if isinstance(value, Operation) else None
+    return value if isinstance(value, Operation) and not value.done else None
 
 
 @lru_cache(maxsize=64)
@@ -86,11 +100,14 @@ def start(
         return None
     verb = method.upper()
     template = url_template(url)
-    span = runtime.tracer.start_span(f"{verb} {template}", kind=SpanKind.CLIENT)
-    op = Operation(span, span.is_recording())
+    perf0, wall0 = time.perf_counter_ns(), time.time_ns()
+    span = runtime.tracer.start_span(f"{verb} {template}", kind=SpanKind.CLIENT, start_time=wall0)
+    op = Operation(span, span.is_recording(), verb, template, wall0, perf0)
     if op.recording:
         base = requestor._options.base_addresses.get(base_address) or ""
         address, port = _server(base)
+        if address is not None and port is not None:
+            op.server = (address, port)
         attributes = {
             semconv.HTTP_REQUEST_METHOD: verb,
             semconv.URL_TEMPLATE: template,
@@ -115,30 +132,70 @@ def detach(op: Operation) -> None:
     """Restore the caller's context. Separate from :func:`finish` so that a failure in
     one cannot leave the other undone."""
     if op.token is not None:
-        token, op.token = op.token, None
-        context.detach(token)  # type: ignore[arg-type]
+        context.detach(op.token)  # type: ignore[arg-type]
+        op.token = None
 
 
 def finish(op: Operation, result: Any, exc: BaseException | None) -> None:
-    """Record the outcome on the span and end it."""
-    span = op.span
-    if not op.recording:
-        span.end()
-        return
+    """Record the outcome on the span (and in the metrics) and end it."""
+    end_perf = time.perf_counter_ns()
+    end_ns = op.wall0 + (end_perf - op.perf0)
     runtime = _runtime.current
-    settings = runtime.settings if runtime is not None else None
+    error = error_attributes(exc) if exc is not None else None
+    status = _status(op, result, exc)
+    if runtime is not None and runtime.instruments is not None:
+        _metrics.record_operation(
+            runtime.instruments,
+            _metric_base(op, status),
+            end_perf - op.perf0,
+            max(0, op.attempts - 1),
+            error,
+        )
+    if not op.recording:
+        op.span.end(end_time=end_ns)
+        return
+    _record_outcome(op, result, exc, status, error)
+    if runtime is not None and runtime.settings.phases:
+        _record_phases(op, runtime, status, end_perf, end_ns)
+    op.span.end(end_time=end_ns)
+
+
+def _status(op: Operation, result: Any, exc: BaseException | None) -> int | None:
     # The retry-loop hook saw the final response; without it (a client subclass that
     # overrides the loop), fall back to what the SDK attached to the result or error.
-    fallback = exc if exc is not None else getattr(result, "last_response", None)
+    status: Any = op.status_code
+    if status is None:
+        fallback = exc if exc is not None else getattr(result, "last_response", None)
+        status = getattr(fallback, "http_status", None) or getattr(fallback, "code", None)
+    return status if isinstance(status, int) else None
+
+
+def _metric_base(op: Operation, status: int | None) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        semconv.HTTP_REQUEST_METHOD: op.verb,
+        semconv.URL_TEMPLATE: op.template,
+    }
+    if status is not None:
+        base[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+    return base
+
+
+def _record_outcome(
+    op: Operation,
+    result: Any,
+    exc: BaseException | None,
+    status: int | None,
+    error: dict[str, Any] | None,
+) -> None:
+    runtime = _runtime.current
+    settings = runtime.settings if runtime is not None else None
     headers = op.response_headers
     if headers is None:
+        fallback = exc if exc is not None else getattr(result, "last_response", None)
         headers = getattr(fallback, "headers", None)
-    status = op.status_code
-    if status is None:
-        status = getattr(fallback, "http_status", None) or getattr(fallback, "code", None)
     idempotency_key = op.idempotency_key or header(headers, "Idempotency-Key")
     attributes: dict[str, Any] = {
-        semconv.HTTP_RESPONSE_STATUS_CODE: status if isinstance(status, int) else None,
+        semconv.HTTP_RESPONSE_STATUS_CODE: status,
         semconv.STRIPE_REQUEST_ID: stripe_id(header(headers, "Request-Id")),
         semconv.STRIPE_API_VERSION: scrub(header(headers, "Stripe-Version")),
         semconv.STRIPE_NUM_RETRIES: op.attempts - 1 if op.attempts else None,
@@ -151,12 +208,42 @@ def finish(op: Operation, result: Any, exc: BaseException | None) -> None:
         attributes[semconv.STRIPE_IDEMPOTENCY_KEY] = scrub(idempotency_key)
     if exc is None and (settings is None or settings.record_object_id):
         attributes[semconv.STRIPE_OBJECT_ID] = _object_id(result)
+    if error is not None:
+        attributes.update(error)
+    op.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
     if exc is not None:
-        attributes.update(error_attributes(exc))
-    span.set_attributes({k: v for k, v in attributes.items() if v is not None})
-    if exc is not None:
-        record_exception(span, exc)
-    span.end()
+        record_exception(op.span, exc)
+
+
+def _record_phases(
+    op: Operation, runtime: _runtime.Runtime, status: int | None, end_perf: int, end_ns: int
+) -> None:
+    """Totals per phase on the operation span, the sdk_decode span, metrics, transaction."""
+    if op.phases_available is not True or op.loop_end_perf is None:
+        if op.phases_available is False:
+            op.span.set_attribute(semconv.STRIPE_PHASE_AVAILABLE, False)
+        return
+    decode_ns = max(0, end_perf - op.loop_end_perf)
+    _phase_spans.emit_decode(
+        runtime.tracer, op.span, op.wall0 + (op.loop_end_perf - op.perf0), end_ns
+    )
+    totals = {
+        semconv.PHASE_NETWORK: op.network_ns,
+        semconv.PHASE_API_PROCESSING: op.api_processing_ns,
+        semconv.PHASE_SDK_DECODE: decode_ns,
+    }
+    app_ns = max(0, (end_perf - op.perf0) - sum(totals.values()))
+    op.span.set_attributes(
+        {
+            semconv.STRIPE_PHASE_NETWORK_MS: op.network_ns / 1e6,
+            semconv.STRIPE_PHASE_API_PROCESSING_MS: op.api_processing_ns / 1e6,
+            semconv.STRIPE_PHASE_SDK_DECODE_MS: decode_ns / 1e6,
+            semconv.STRIPE_PHASE_APP_MS: app_ns / 1e6,
+        }
+    )
+    if runtime.instruments is not None:
+        _metrics.record_phases(runtime.instruments, _metric_base(op, status), totals)
+    _transaction.add_operation(op.network_ns, op.api_processing_ns, decode_ns)
 
 
 def _object_id(result: Any) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Tracer
 
+from stripe_otel._metrics import Instruments
 from stripe_otel.config import Settings
 
 
@@ -18,6 +19,8 @@ from stripe_otel.config import Settings
 class Runtime:
     tracer: Tracer
     settings: Settings
+    #: None when metrics are turned off.
+    instruments: Instruments | None = None
 
 
 current: Runtime | None = None

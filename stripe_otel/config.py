@@ -84,6 +84,22 @@ KNOBS: tuple[Knob, ...] = (
         "One child span per HTTP attempt of the SDK's retry loop.",
     ),
     Knob(
+        "phases",
+        "STRIPE_OTEL_PHASES",
+        _parse_bool,
+        True,
+        "Split each attempt into network / api_processing (estimated) / network phase spans, "
+        "add an sdk_decode span and per-phase totals. Times the transports (httpx, "
+        "urllib3, http.client, DNS) while a sampled Stripe call is in flight.",
+    ),
+    Knob(
+        "metrics",
+        "STRIPE_OTEL_METRICS",
+        _parse_bool,
+        True,
+        "Record the operation/phase duration histograms and the retry/error counters.",
+    ),
+    Knob(
         "record_idempotency_key",
         "STRIPE_OTEL_RECORD_IDEMPOTENCY_KEY",
         _parse_bool,
@@ -116,6 +132,8 @@ class Settings:
     enabled: bool = True
     suppress_http_instrumentation: bool = True
     attempt_spans: bool = True
+    phases: bool = True
+    metrics: bool = True
     record_idempotency_key: bool = True
     record_object_id: bool = True
     error_log_interval: float = 60.0

@@ -17,8 +17,15 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from wrapt.importer import when_imported
 
-from stripe_otel import _guard, _runtime, semconv
-from stripe_otel._patches import requestor, retry_loop
+from stripe_otel import _db_spans, _guard, _metrics, _rtt, _runtime, semconv
+from stripe_otel._patches import (
+    dns,
+    httpx_transport,
+    requestor,
+    retry_loop,
+    urllib3_transport,
+    urllib_transport,
+)
 from stripe_otel._patching import Patch
 from stripe_otel.config import KNOBS, Settings
 from stripe_otel.package import _instruments
@@ -65,20 +72,38 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 description="Exceptions raised and swallowed inside stripe-otel's hooks.",
             ),
         )
+        instruments = _metrics.create(meter) if settings.metrics else None
+        if settings.phases:
+            # DB instrumentation spans count as db_write inside a transaction; needs an SDK
+            # provider (a proxy one is handled by transaction() on first use).
+            _db_spans.install(kwargs.get("tracer_provider") or trace.get_tracer_provider())
         with self._lock:
             StripeInstrumentor._generation += 1
             generation = StripeInstrumentor._generation
-            _runtime.current = _runtime.Runtime(tracer=tracer, settings=settings)
+            _runtime.current = _runtime.Runtime(tracer, settings, instruments)
 
-        def on_stripe_imported(_module: object) -> None:
+        # Each group of patches goes in when its module is imported (at once if it is).
+        groups: dict[str, list[Patch]] = {
+            "stripe": [*requestor.patches(), *retry_loop.patches()],
+        }
+        if settings.phases:
+            groups["httpx"] = httpx_transport.patches()
+            groups["urllib3"] = urllib3_transport.patches()
+            groups["http.client"] = urllib_transport.patches()
+            groups["socket"] = dns.patches()
+        for module, patches in groups.items():
+            when_imported(module)(self._applier(generation, patches))
+
+    def _applier(self, generation: int, patches: list[Patch]) -> Any:
+        def apply(_module: object) -> None:
             with self._lock:
-                if generation != StripeInstrumentor._generation or self._patches:
+                if generation != StripeInstrumentor._generation:
                     return  # uninstrumented (or re-instrumented) since this was registered
-                for patch in [*requestor.patches(), *retry_loop.patches()]:
+                for patch in patches:
                     if patch.apply():
                         self._patches.append(patch)
 
-        when_imported("stripe")(on_stripe_imported)
+        return apply
 
     def _uninstrument(self, **kwargs: Any) -> None:
         with self._lock:
@@ -86,3 +111,4 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _runtime.current = None
             while self._patches:
                 self._patches.pop().remove()
+        _rtt.forget()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from stripe_otel import _operation
@@ -64,8 +65,19 @@ def _start(
 
 
 def _end(op: _operation.Operation, result: Any, exc: BaseException | None) -> None:
+    op.done = True
     safe_call(_operation.detach, op)
+    if op.token is not None:  # detach failed: restore the caller's context directly
+        safe_call(context.detach, op.token)
     safe_call(_operation.finish, op, result, exc)
+    safe_call(_ensure_ended, op)
+
+
+def _ensure_ended(op: _operation.Operation) -> None:
+    # If finish failed part-way, still end the span: a span never ended is a span lost,
+    # and its children would point at a parent the backend never receives.
+    if op.span.is_recording():
+        op.span.end()
 
 
 def _should_start() -> bool:

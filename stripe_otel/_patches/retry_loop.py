@@ -1,7 +1,7 @@
 """The SDK's retry loop, run with a stand-in client so each attempt gets its own span.
 
-Only inside a recording operation: otherwise the loop runs untouched (a non-recording
-operation's attempt spans would be dropped by a parent-based sampler anyway).
+Inside any Stripe operation: a non-recording one gets no attempt spans, but its attempts
+are still counted for the retry metric.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _headers_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 def _prepare(wrapped: Any, instance: Any, args: Any, kwargs: Any, is_async: bool) -> Any:
     op = _operation.current()
     loop = getattr(wrapped, "__func__", None)
-    if op is None or not op.recording or loop is None:
+    if op is None or loop is None:
         return None
     stand_in = safe_call(_attempts.begin_loop, instance, op, _headers_arg(args, kwargs), is_async)
     return None if stand_in is None else (op, loop, stand_in)
@@ -35,7 +35,7 @@ def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
         return loop(stand_in, *args, **kwargs)
     finally:
-        safe_call(_attempts.end_loop, op)
+        safe_call(_attempts.finish_loop, op)
 
 
 async def _async_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -46,7 +46,7 @@ async def _async_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     try:
         return await loop(stand_in, *args, **kwargs)
     finally:
-        safe_call(_attempts.end_loop, op)
+        safe_call(_attempts.finish_loop, op)
 
 
 def patches() -> list[Patch]:

@@ -1,0 +1,79 @@
+"""Raw timestamps of one HTTP attempt, gathered by the transport hooks.
+
+The transport hooks only *mark* moments (connect started, request sent, headers in...);
+they never format spans. A :class:`Timeline` is made current (a contextvar) by the
+attempt hook for the duration of the exchange, so a hook that finds none does nothing:
+work is done only for attempts of recording Stripe operations.
+
+Moments are taken with ``perf_counter_ns`` (monotonic, fine-grained) and converted to
+wall-clock nanoseconds against one anchor pair taken at the attempt's start, so every
+span derived from a timeline lines up exactly with the attempt span.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+_current: ContextVar[Timeline | None] = ContextVar("stripe_otel_timeline", default=None)
+
+
+@dataclass(slots=True, eq=False)
+class Timeline:
+    """Moments of one attempt, in perf_counter nanoseconds. First mark wins: nested
+    layers (urllib3 over http.client) report the same moment twice."""
+
+    wall0: int
+    perf0: int
+    dns_start: int | None = None
+    dns_end: int | None = None
+    connect_start: int | None = None
+    connect_end: int | None = None
+    tls_start: int | None = None
+    tls_end: int | None = None
+    tls_version: str | None = None
+    #: CPU time this thread spent in the TLS handshake (sync transports only): crypto,
+    #: not round trip, so the RTT estimate leaves it out.
+    tls_cpu_ns: int | None = None
+    tls_cpu_start: int | None = None
+    send_start: int | None = None
+    send_end: int | None = None
+    headers: int | None = None
+    body_end: int | None = None
+
+    def wall(self, perf_ns: int) -> int:
+        return self.wall0 + (perf_ns - self.perf0)
+
+    def mark(self, field: str) -> None:
+        if getattr(self, field) is None:
+            setattr(self, field, time.perf_counter_ns())
+
+    @property
+    def opened_connection(self) -> bool:
+        return self.connect_start is not None
+
+
+def start() -> tuple[Timeline, object]:
+    """A new timeline, made current; returns it and the token to reset with."""
+    timeline = Timeline(time.time_ns(), time.perf_counter_ns())
+    return timeline, _current.set(timeline)
+
+
+def stop(token: object) -> None:
+    _current.reset(token)  # type: ignore[arg-type]
+
+
+def current() -> Timeline | None:
+    return _current.get()
+
+
+def cpu_now() -> int:
+    return time.thread_time_ns()
+
+
+def mark(field: str) -> None:
+    """Mark *field* on the current timeline, if any. For transport hooks."""
+    timeline = _current.get()
+    if timeline is not None:
+        timeline.mark(field)
