@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 import stripe
 
-from stripe_otel import _attempts, _guard, _operation, internal_error_counts
+from stripe_otel import (
+    _attempts,
+    _guard,
+    _metrics,
+    _operation,
+    _phase_spans,
+    _phases,
+    _timing,
+    _transaction,
+    internal_error_counts,
+)
+from stripe_otel._patches import httpx_transport, urllib3_transport, urllib_transport
 from stripe_otel._patches import requestor as requestor_patch
 from stripe_otel._patches import retry_loop as retry_loop_patch
 from stripe_otel.testing import Fault
@@ -34,6 +45,25 @@ HOOKS: list[tuple[Any, str]] = [
     (_attempts, "backoff_chosen"),
     (retry_loop_patch, "_prepare"),
     (requestor_patch, "_start"),
+    # Phases: the timeline, the transport hooks, the model, the spans, metrics, totals.
+    (_timing, "start"),
+    (_timing, "current"),
+    (_timing, "cpu_now"),
+    (_timing.Timeline, "mark"),
+    (httpx_transport, "_attach"),
+    (httpx_transport, "_observe"),
+    (urllib3_transport, "_mark"),
+    (urllib3_transport, "_tls_started"),
+    (urllib3_transport, "_tls_finished"),
+    (urllib_transport, "_tls_started"),
+    (urllib_transport, "_tls_finished"),
+    (_attempts, "_account_phases"),
+    (_phases, "breakdown"),
+    (_phase_spans, "emit"),
+    (_phase_spans, "emit_decode"),
+    (_metrics, "record_operation"),
+    (_metrics, "record_phases"),
+    (_transaction, "add_operation"),
 ]
 
 
@@ -171,3 +201,55 @@ def test_internal_error_metric(
         for point in metric.data.data_points
     ]
     assert sum(p.value for p in points) >= 1
+
+
+def test_operation_span_still_ends_when_finish_fails(
+    stripe_globals: Any, instrument: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_operation, "finish", _raiser)
+    stripe.Customer.create(description="half-recorded")
+    [op] = instrument.operations()
+    assert op.name == "POST /v1/customers"
+    assert op.end_time is not None
+
+
+@pytest.mark.parametrize(("module", "name"), HOOKS, ids=[f"{m.__name__}.{n}" for m, n in HOOKS])
+@pytest.mark.parametrize("transport", ["httpx", "requests"])
+def test_each_hook_failing_alone_changes_nothing(
+    module: Any,
+    name: str,
+    transport: str,
+    stripe_globals: Any,
+    telemetry: Telemetry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One hook at a time, so that no earlier failure shields it. Over httpx a hook that
+    # raised inside the transport would become a retried APIConnectionError: the request
+    # count would show it.
+    fault, call = WORKLOADS["500-then-200"]
+    use_global_transport(transport)
+    bare = _run(stripe_globals, fault, call)
+
+    from stripe_otel import StripeInstrumentor
+
+    StripeInstrumentor().instrument(tracer_provider=telemetry.provider)
+    try:
+        monkeypatch.setattr(module, name, _raiser)
+        broken = _run(stripe_globals, fault, call)
+    finally:
+        monkeypatch.undo()
+        StripeInstrumentor().uninstrument()
+    assert broken == bare
+
+
+def test_a_failed_detach_does_not_silence_later_calls(
+    stripe_globals: Any, instrument: Telemetry
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_operation, "detach", _raiser)
+        stripe.Customer.create(description="detach fails")
+    stripe.Customer.create(description="next call")
+    first, second = instrument.operations()
+    # The caller's context was restored anyway: the next call is a new root, not a child.
+    assert second.parent is None
+    assert second.context.trace_id != first.context.trace_id
