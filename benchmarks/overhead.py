@@ -6,16 +6,18 @@ configurations are interleaved in small blocks inside one process (instrument /
 uninstrument between blocks), so machine drift hits all of them alike; we report the
 median per-call time of each and its ratio to bare, with the spread across blocks.
 
-    .venv/bin/python benchmarks/overhead.py [--transport requests|httpx] [--blocks 15] [--calls 200]
-    [--json results.json]
+    .venv/bin/python -m benchmarks.overhead [--transport requests|httpx] [--blocks 15]
+        [--calls 200] [--no-gc] [--json results.json]
 
 Spans go through a BatchSpanProcessor to an exporter that discards them, so the cost is
-the instrumentation's, not an exporter's.
+the instrumentation's, not an exporter's; one configuration uses a SimpleSpanProcessor
+instead, to show what holding spans in a batch costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import socket
@@ -31,7 +33,12 @@ import stripe
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from stripe_otel import StripeInstrumentor
@@ -66,9 +73,12 @@ def stripe_server() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def _providers(sampled: bool) -> dict[str, Any]:
+def _providers(sampled: bool, processor: str = "batch") -> dict[str, Any]:
     tracer_provider = TracerProvider(sampler=None if sampled else ALWAYS_OFF)
-    tracer_provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+    if processor == "batch":
+        tracer_provider.add_span_processor(BatchSpanProcessor(DiscardingExporter()))
+    else:
+        tracer_provider.add_span_processor(SimpleSpanProcessor(DiscardingExporter()))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     return {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
 
@@ -79,6 +89,7 @@ Configuration = tuple[Callable[[], None], Callable[[], None]]
 def configurations() -> dict[str, Configuration]:
     """Name -> (turn on, turn off). "bare" does nothing."""
     full, unsampled, core = _providers(True), _providers(False), _providers(True)
+    simple = _providers(True, processor="simple")
 
     def instrument(**kwargs: Any) -> Callable[[], None]:
         return lambda: StripeInstrumentor().instrument(**kwargs)
@@ -89,6 +100,9 @@ def configurations() -> dict[str, Configuration]:
         "core (operation + attempts)": (instrument(**core, phases=False, metrics=False), off),
         "full (+ phases + metrics)": (instrument(**full), off),
         "full, not sampled": (instrument(**unsampled), off),
+        # Same spans, but each handed to the exporter at once instead of held in a batch:
+        # the difference is what holding spans costs (allocation and GC pressure).
+        "full, SimpleSpanProcessor": (instrument(**simple), off),
     }
 
 
@@ -128,6 +142,7 @@ def report(results: dict[str, list[float]], transport: str) -> dict[str, Any]:
         }
     return {
         "transport": transport,
+        "gc": gc.isenabled(),
         "machine": f"{platform.python_implementation()} {platform.python_version()}, "
         f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
         "results": rows,
@@ -136,7 +151,8 @@ def report(results: dict[str, list[float]], transport: str) -> dict[str, Any]:
 
 def markdown(summary: dict[str, Any]) -> str:
     lines = [
-        f"Transport: {summary['transport']} — {summary['machine']}",
+        f"Transport: {summary['transport']}, gc {'on' if summary['gc'] else 'off'}"
+        f" — {summary['machine']}",
         "",
         "| configuration | median µs/call | x bare | spread (p10-p90 of blocks) |",
         "|---|---|---|---|",
@@ -154,8 +170,13 @@ def main() -> None:
     parser.add_argument("--transport", choices=["requests", "httpx"], default="requests")
     parser.add_argument("--blocks", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument(
+        "--no-gc", action="store_true", help="disable the cyclic GC (to see its share of the cost)"
+    )
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
+    if args.no_gc:
+        gc.disable()
     with stripe_server() as url:
         client = stripe.StripeClient(
             "sk_test_benchmark",
