@@ -94,6 +94,8 @@ def start_attempt(op: _operation.Operation) -> Attempt:
     attributes: dict[str, Any] = {semconv.STRIPE_ATTEMPT: op.attempts}
     if op.attempts > 1:
         attributes[semconv.HTTP_REQUEST_RESEND_COUNT] = op.attempts - 1
+    if runtime.datadog_names:
+        attributes.update(_phase_spans.datadog_names(semconv.SPAN_ATTEMPT, op))
     span = runtime.tracer.start_span(
         semconv.SPAN_ATTEMPT,
         kind=SpanKind.INTERNAL,
@@ -151,7 +153,12 @@ def _account_phases(
     op.api_processing_ns += result.total(semconv.PHASE_API_PROCESSING)
     parent = attempt.span if attempt.span is not None else op.span
     _phase_spans.emit(
-        runtime.tracer, parent, result, reused=not timeline.opened_connection, rtt_source=source
+        runtime.tracer,
+        parent,
+        result,
+        reused=not timeline.opened_connection,
+        rtt_source=source,
+        datadog_for=op if runtime.datadog_names else None,
     )
 
 

@@ -119,6 +119,8 @@ def start(
             semconv.STRIPE_LIVEMODE: _livemode(_option(options, requestor, "api_key")),
             semconv.STRIPE_STREAMING: True if streaming else None,
         }
+        if runtime.datadog_names:
+            attributes[semconv.DD_OPERATION_NAME] = semconv.DD_OPNAME_REQUEST
         span.set_attributes({k: v for k, v in attributes.items() if v is not None})
     ctx = context.set_value(_OPERATION_KEY, op, trace.set_span_in_context(span))
     if runtime.settings.suppress_http_instrumentation:
@@ -225,7 +227,11 @@ def _record_phases(
         return
     decode_ns = max(0, end_perf - op.loop_end_perf)
     _phase_spans.emit_decode(
-        runtime.tracer, op.span, op.wall0 + (op.loop_end_perf - op.perf0), end_ns
+        runtime.tracer,
+        op.span,
+        op.wall0 + (op.loop_end_perf - op.perf0),
+        end_ns,
+        datadog_for=op if runtime.datadog_names else None,
     )
     totals = {
         semconv.PHASE_NETWORK: op.network_ns,

@@ -21,12 +21,27 @@ _NAMES = {
 }
 
 
+def datadog_names(span_name: str, op: Any) -> dict[str, Any]:
+    """Datadog's names for a child of operation *op*: its own operation name, the
+    operation's resource (so trace metrics split by endpoint), and measured."""
+    return {
+        semconv.DD_OPERATION_NAME: span_name,
+        semconv.DD_RESOURCE_NAME: f"{op.verb} {op.template}",
+        semconv.DD_MEASURED: 1,
+    }
+
+
 def _ms(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e6
 
 
 def emit(
-    tracer: Tracer, attempt: Span, result: Breakdown, reused: bool, rtt_source: str | None
+    tracer: Tracer,
+    attempt: Span,
+    result: Breakdown,
+    reused: bool,
+    rtt_source: str | None,
+    datadog_for: Any = None,
 ) -> None:
     """Start and end the three phase spans of one attempt."""
     parent = trace.set_span_in_context(attempt)
@@ -52,8 +67,10 @@ def emit(
         },
     ]
     for interval, extra in zip(result.intervals, per_interval, strict=True):
-        attributes = {semconv.STRIPE_PHASE: interval.phase}
+        attributes: dict[str, Any] = {semconv.STRIPE_PHASE: interval.phase}
         attributes.update({k: v for k, v in extra.items() if v is not None})
+        if datadog_for is not None:
+            attributes.update(datadog_names(_NAMES[interval.phase], datadog_for))
         span = tracer.start_span(
             _NAMES[interval.phase],
             context=parent,
@@ -64,13 +81,18 @@ def emit(
         span.end(end_time=interval.end_ns)
 
 
-def emit_decode(tracer: Tracer, operation: Span, start_ns: int, end_ns: int) -> None:
+def emit_decode(
+    tracer: Tracer, operation: Span, start_ns: int, end_ns: int, datadog_for: Any = None
+) -> None:
     """The sdk_decode span: from the end of the retry loop to the end of the call."""
+    attributes: dict[str, Any] = {semconv.STRIPE_PHASE: semconv.PHASE_SDK_DECODE}
+    if datadog_for is not None:
+        attributes.update(datadog_names(semconv.SPAN_SDK_DECODE, datadog_for))
     span = tracer.start_span(
         semconv.SPAN_SDK_DECODE,
         context=trace.set_span_in_context(operation),
         kind=SpanKind.INTERNAL,
-        attributes={semconv.STRIPE_PHASE: semconv.PHASE_SDK_DECODE},
+        attributes=attributes,
         start_time=start_ns,
     )
     span.end(end_time=end_ns)

@@ -21,6 +21,8 @@ class Runtime:
     settings: Settings
     #: None when metrics are turned off.
     instruments: Instruments | None = None
+    #: Put Datadog's naming attributes on our spans (ddtrace's OTel bridge is in use).
+    datadog_names: bool = False
 
 
 current: Runtime | None = None

@@ -161,7 +161,7 @@ class _Active:
 
 
 def _open(
-    name: str, attributes: dict[str, str], key: str, value: object, totals: TransactionTotals | None
+    name: str, attributes: dict[str, Any], key: str, value: object, totals: TransactionTotals | None
 ) -> _Active:
     start_ns = time.time_ns()
     span = _tracer().start_span(
@@ -242,7 +242,12 @@ class Transaction(_Scope):
         safe_call(_ensure_db_processor)  # on its own: a failure must not cost the span
         name = cast(str, self._name)
         totals = TransactionTotals(parent=current_totals())
-        return _open(name, {semconv.STRIPE_TRANSACTION: name}, _TOTALS_KEY, totals, totals)
+        attributes: dict[str, Any] = {semconv.STRIPE_TRANSACTION: name}
+        runtime = _runtime.current
+        if runtime is not None and runtime.datadog_names:
+            attributes[semconv.DD_OPERATION_NAME] = semconv.DD_OPNAME_TRANSACTION
+            attributes[semconv.DD_RESOURCE_NAME] = name
+        return _open(name, attributes, _TOTALS_KEY, totals, totals)
 
     def _finish(self, active: _Active, exc: BaseException | None, end_ns: int) -> None:
         try:

@@ -35,6 +35,14 @@ def _parse_bool(raw: object) -> bool:
     raise ValueError("expected one of true/false/1/0/yes/no/on/off")
 
 
+def _parse_auto_bool(raw: object) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return "auto"
+    return "true" if _parse_bool(raw) else "false"
+
+
 def _parse_non_negative_float(raw: object) -> float:
     if isinstance(raw, bool):
         raise ValueError("expected a number of seconds")
@@ -100,6 +108,15 @@ KNOBS: tuple[Knob, ...] = (
         "Record the operation/phase duration histograms and the retry/error counters.",
     ),
     Knob(
+        "datadog_names",
+        "STRIPE_OTEL_DATADOG_NAMES",
+        _parse_auto_bool,
+        "auto",
+        "Set Datadog's `operation.name` / `resource.name` (and `_dd.measured` on phases) on our "
+        "spans, as ddtrace's OpenTelemetry bridge needs. `auto`: when the tracer provider is "
+        "ddtrace's (`DD_TRACE_OTEL_ENABLED=true`). The Datadog exporters set them anyway.",
+    ),
+    Knob(
         "record_idempotency_key",
         "STRIPE_OTEL_RECORD_IDEMPOTENCY_KEY",
         _parse_bool,
@@ -134,6 +151,7 @@ class Settings:
     attempt_spans: bool = True
     phases: bool = True
     metrics: bool = True
+    datadog_names: str = "auto"
     record_idempotency_key: bool = True
     record_object_id: bool = True
     error_log_interval: float = 60.0

@@ -36,6 +36,14 @@ __all__ = ["StripeInstrumentor"]
 _KNOB_NAMES = frozenset(knob.name for knob in KNOBS)
 
 
+def _wants_datadog_names(settings: Settings, kwargs: dict[str, Any]) -> bool:
+    if settings.datadog_names != "auto":
+        return settings.datadog_names == "true"
+    provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
+    # ddtrace's OTel bridge installs its own TracerProvider (DD_TRACE_OTEL_ENABLED=true).
+    return type(provider).__module__.startswith("ddtrace")
+
+
 class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """OpenTelemetry instrumentor for the ``stripe`` SDK.
 
@@ -80,7 +88,9 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         with self._lock:
             StripeInstrumentor._generation += 1
             generation = StripeInstrumentor._generation
-            _runtime.current = _runtime.Runtime(tracer, settings, instruments)
+            _runtime.current = _runtime.Runtime(
+                tracer, settings, instruments, _wants_datadog_names(settings, kwargs)
+            )
 
         # Each group of patches goes in when its module is imported (at once if it is).
         groups: dict[str, list[Patch]] = {

@@ -100,6 +100,16 @@ STRIPE_TRANSACTION: Final = "stripe.transaction"
 #: How many Stripe operations a transaction made.
 STRIPE_TRANSACTION_OPERATIONS: Final = "stripe.transaction.operations"
 
+# --- Datadog mapping (set for Datadog's OTLP intake and ddtrace's OTel bridge) ------
+DD_OPERATION_NAME: Final = "operation.name"
+DD_RESOURCE_NAME: Final = "resource.name"
+DD_SPAN_TYPE: Final = "span.type"
+#: 1 makes Datadog compute trace metrics (hits, errors, latency) for a non-top-level span.
+DD_MEASURED: Final = "_dd.measured"
+#: Datadog operation name of operation spans; the others use their span names.
+DD_OPNAME_REQUEST: Final = SPAN_OPERATION_FALLBACK
+DD_OPNAME_TRANSACTION: Final = "stripe.transaction"
+
 # --- Span events (the exception event follows the OTel exception convention) -----
 EVENT_EXCEPTION: Final = "exception"
 EXCEPTION_TYPE: Final = "exception.type"
@@ -120,6 +130,11 @@ METRIC_ERRORS: Final = "stripe.client.errors"
 METRIC_INTERNAL_ERRORS: Final = "stripe_otel.internal.errors"
 #: Attribute on METRIC_INTERNAL_ERRORS naming the hook that failed.
 STRIPE_OTEL_HOOK: Final = "stripe_otel.hook"
+#: Counter of spans an exporter gave up on (backend down too long, rejected, too large).
+METRIC_EXPORTER_DROPPED: Final = "stripe_otel.exporter.dropped_spans"
+#: Attributes on METRIC_EXPORTER_DROPPED.
+STRIPE_OTEL_EXPORTER: Final = "stripe_otel.exporter"
+STRIPE_OTEL_DROP_REASON: Final = "stripe_otel.drop_reason"
 
 #: The allowlist: every attribute key this package may set on a span, event or metric.
 ALL_ATTRIBUTES: Final[frozenset[str]] = frozenset(
@@ -127,7 +142,9 @@ ALL_ATTRIBUTES: Final[frozenset[str]] = frozenset(
     for name, value in dict(globals()).items()
     if name.isupper()
     and isinstance(value, str)
-    and not name.startswith(("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_"))
+    and not name.startswith(
+        ("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_", "DD_OPNAME_")
+    )
 )
 
 #: Every span name that is not of the ``"{METHOD} {url.template}"`` form.

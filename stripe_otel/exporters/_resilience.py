@@ -1,0 +1,221 @@
+"""Exporting without losing spans to a short outage, and without unbounded memory.
+
+:class:`ResilientExporter` wraps a vendor exporter. A batch that fails to export is kept
+in a backlog — bounded in spans and in bytes — and retried, oldest first, before the next
+batch; so spans buffered during a short outage arrive once it is over. What cannot be kept
+is dropped, counted (a metric and :func:`dropped_counts`) and logged at most once a minute.
+It runs on the span processor's worker thread, never on the payment path, and never raises.
+
+The wrapped exporter may expose ``last_status`` (the HTTP status of its last attempt):
+413 splits the batch in two and retries the halves; 400/401/403/404 mean the backend
+will never take it (a bad key, a wrong dataset), so the batch is dropped, not retried.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.metrics import Counter, MeterProvider, get_meter
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from stripe_otel import semconv
+from stripe_otel._guard import report
+from stripe_otel.version import __version__
+
+_logger = logging.getLogger("stripe_otel.exporters")
+_REJECTED = frozenset({400, 401, 403, 404})
+_LOG_INTERVAL_S = 60.0
+_SPAN_OVERHEAD_BYTES = 200  # ids, timestamps, kind, status: roughly, on the wire
+
+_drops_lock = threading.Lock()
+_drops: collections.Counter[tuple[str, str]] = collections.Counter()
+
+
+def dropped_counts() -> dict[tuple[str, str], int]:
+    """Spans dropped so far, by (exporter, reason)."""
+    with _drops_lock:
+        return dict(_drops)
+
+
+def approximate_size(span: ReadableSpan) -> int:
+    """A cheap estimate of a span's encoded size, for the byte bound."""
+    size = _SPAN_OVERHEAD_BYTES + len(span.name)
+    for key, value in (span.attributes or {}).items():
+        size += len(key) + (len(value) if isinstance(value, str) else 8)
+    for event in span.events:
+        size += len(event.name) + sum(
+            len(k) + (len(v) if isinstance(v, str) else 8)
+            for k, v in (event.attributes or {}).items()
+        )
+    return size
+
+
+class ResilientExporter(SpanExporter):
+    """Wraps *inner* with a bounded retry backlog and drop accounting."""
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        name: str,
+        *,
+        max_backlog_spans: int = 20_000,
+        max_backlog_bytes: int = 32 * 1024 * 1024,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self.inner = inner
+        self.name = name
+        self.max_backlog_spans = max_backlog_spans
+        self.max_backlog_bytes = max_backlog_bytes
+        self._backlog: collections.deque[tuple[list[ReadableSpan], int]] = collections.deque()
+        self._backlog_spans = 0
+        self._backlog_bytes = 0
+        self._lock = threading.Lock()
+        self._last_log = 0.0
+        self._dropped: Counter = get_meter(
+            semconv.INSTRUMENTATION_NAME, __version__, meter_provider=meter_provider
+        ).create_counter(
+            semconv.METRIC_EXPORTER_DROPPED,
+            unit="{span}",
+            description="Spans an exporter gave up on: backlog full, rejected, too large.",
+        )
+        # A forked worker must not re-send (duplicate) its parent's backlog.
+        os.register_at_fork(after_in_child=self._forget_backlog)
+
+    # -- SpanExporter ---------------------------------------------------------------
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            with self._lock:
+                dropped_before = sum(dropped_counts().values())
+                batch = list(spans)
+                rest = self._send(batch) if self._drain() else batch
+                if not rest:
+                    return SpanExportResult.SUCCESS
+                self._keep(rest)
+                dropped = sum(dropped_counts().values()) > dropped_before
+                return SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
+        except Exception as exc:  # noqa: BLE001 - an exporter must not raise into the SDK
+            report(f"{self.name}.export", exc)
+            return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        try:
+            with self._lock:
+                while self._backlog and time.monotonic() < deadline:
+                    before = len(self._backlog)
+                    self._drain(limit=1)
+                    if len(self._backlog) == before:
+                        break  # the backend still refuses: keep the rest for later
+                empty = not self._backlog
+            # The SDK's base class returns None here; only an explicit False is a failure.
+            return self.inner.force_flush(timeout_millis) is not False and empty
+        except Exception as exc:  # noqa: BLE001
+            report(f"{self.name}.force_flush", exc)
+            return False
+
+    def shutdown(self) -> None:
+        try:
+            self.force_flush(timeout_millis=5_000)
+            with self._lock:
+                if self._backlog_spans:
+                    self._count_drop(self._backlog_spans, "shutdown")
+                self._forget_backlog()
+            self.inner.shutdown()
+        except Exception as exc:  # noqa: BLE001
+            report(f"{self.name}.shutdown", exc)
+
+    # -- internals (called with the lock held) --------------------------------------
+    def _send(self, batch: list[ReadableSpan]) -> list[ReadableSpan]:
+        """Export *batch*; return what is left to retry (empty: sent, or dropped for good)."""
+        if not batch:
+            return []
+        if self.inner.export(batch) is SpanExportResult.SUCCESS:
+            return []
+        status = getattr(self.inner, "last_status", None)
+        if status == 413:
+            if len(batch) == 1:
+                self._count_drop(1, "too_large")
+                return []
+            half = len(batch) // 2
+            rest = self._send(batch[:half])
+            return rest + batch[half:] if rest else self._send(batch[half:])
+        if status in _REJECTED:
+            self._count_drop(len(batch), f"rejected_{status}")
+            return []
+        return batch
+
+    def _drain(self, limit: int | None = None) -> bool:
+        """Retry the backlog, oldest first. True if it is now empty."""
+        sent = 0
+        while self._backlog and (limit is None or sent < limit):
+            batch, size = self._backlog.popleft()
+            self._backlog_spans -= len(batch)
+            self._backlog_bytes -= size
+            rest = self._send(batch)
+            if rest:
+                # Put back only what is still unsent, at the front: order is kept.
+                rest_size = size if len(rest) == len(batch) else self._size(rest)
+                self._backlog.appendleft((rest, rest_size))
+                self._backlog_spans += len(rest)
+                self._backlog_bytes += rest_size
+                return False
+            sent += 1
+        return not self._backlog
+
+    @staticmethod
+    def _size(batch: list[ReadableSpan]) -> int:
+        return sum(approximate_size(span) for span in batch)
+
+    def _keep(self, batch: list[ReadableSpan]) -> None:
+        size = self._size(batch)
+        self._backlog.append((batch, size))
+        self._backlog_spans += len(batch)
+        self._backlog_bytes += size
+        while self._backlog and (
+            self._backlog_spans > self.max_backlog_spans
+            or self._backlog_bytes > self.max_backlog_bytes
+        ):
+            oldest, oldest_size = self._backlog.popleft()
+            self._backlog_spans -= len(oldest)
+            self._backlog_bytes -= oldest_size
+            self._count_drop(len(oldest), "backlog_full")
+
+    def _forget_backlog(self) -> None:
+        self._backlog.clear()
+        self._backlog_spans = self._backlog_bytes = 0
+
+    def _count_drop(self, count: int, reason: str) -> None:
+        with _drops_lock:
+            _drops[(self.name, reason)] += count
+        self._dropped.add(
+            count,
+            {semconv.STRIPE_OTEL_EXPORTER: self.name, semconv.STRIPE_OTEL_DROP_REASON: reason},
+        )
+        now = time.monotonic()
+        if now - self._last_log >= _LOG_INTERVAL_S:
+            self._last_log = now
+            # Never the batch, the headers or the endpoint's credentials: counts only.
+            _logger.warning(
+                "stripe-otel: %s dropped %d span(s) (%s); totals so far: %s. "
+                "Logged at most once a minute.",
+                self.name,
+                count,
+                reason,
+                {f"{n}/{r}": c for (n, r), c in dropped_counts().items()},
+            )
+
+    @property
+    def backlog_spans(self) -> int:
+        return self._backlog_spans
+
+    def __getattr__(self, name: str) -> Any:  # e.g. the inner exporter's endpoint
+        if name == "inner":  # not set yet (or unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
