@@ -49,6 +49,14 @@ class Timeline:
         if getattr(self, field) is None:
             setattr(self, field, time.perf_counter_ns())
 
+    def tls_done(self, cpu_at_start: int, ssl_socket: object) -> None:
+        """The TLS handshake that began when the thread's CPU clock read *cpu_at_start*
+        has finished on *ssl_socket*: note its end, CPU time and protocol version."""
+        self.tls_cpu_ns = cpu_now() - cpu_at_start
+        self.mark("tls_end")
+        version = getattr(ssl_socket, "version", lambda: None)()
+        self.tls_version = version if isinstance(version, str) else None
+
     @property
     def opened_connection(self) -> bool:
         return self.connect_start is not None

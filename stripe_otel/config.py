@@ -113,8 +113,9 @@ KNOBS: tuple[Knob, ...] = (
         _parse_auto_bool,
         "auto",
         "Set Datadog's `operation.name` / `resource.name` (and `_dd.measured` on phases) on our "
-        "spans, as ddtrace's OpenTelemetry bridge needs. `auto`: when the tracer provider is "
-        "ddtrace's (`DD_TRACE_OTEL_ENABLED=true`). The Datadog exporters set them anyway.",
+        "spans, as ddtrace's OpenTelemetry bridge and the Agent's OTLP intake need. `auto`: "
+        "when the tracer provider is ddtrace's (`DD_TRACE_OTEL_ENABLED=true`) or "
+        "`OTEL_TRACES_EXPORTER` names `datadog_otlp`.",
     ),
     Knob(
         "record_idempotency_key",

@@ -7,6 +7,7 @@ keeps ``import stripe_otel.auto`` cheap and lets it come before or after ``impor
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Collection
 from typing import Any
@@ -40,8 +41,10 @@ def _wants_datadog_names(settings: Settings, kwargs: dict[str, Any]) -> bool:
     if settings.datadog_names != "auto":
         return settings.datadog_names == "true"
     provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
-    # ddtrace's OTel bridge installs its own TracerProvider (DD_TRACE_OTEL_ENABLED=true).
-    return type(provider).__module__.startswith("ddtrace")
+    # ddtrace's OTel bridge installs its own TracerProvider (DD_TRACE_OTEL_ENABLED=true);
+    # the Agent's OTLP intake maps operation.name/resource.name when they are present.
+    exporters = os.environ.get("OTEL_TRACES_EXPORTER", "")
+    return type(provider).__module__.startswith("ddtrace") or "datadog_otlp" in exporters
 
 
 class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]

@@ -44,10 +44,7 @@ def _tls_started() -> tuple[_timing.Timeline, int] | None:
 
 def _tls_finished(started: tuple[_timing.Timeline, int], result: Any) -> None:
     timeline, cpu0 = started
-    timeline.tls_cpu_ns = _timing.cpu_now() - cpu0
-    timeline.mark("tls_end")
-    version = result.socket.version()
-    timeline.tls_version = version if isinstance(version, str) else None
+    timeline.tls_done(cpu0, result.socket)
 
 
 def _tls(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

@@ -23,12 +23,9 @@ def _tls_started() -> tuple[_timing.Timeline, int] | None:
 
 def _tls_finished(started: tuple[_timing.Timeline, int], connection: Any) -> None:
     timeline, cpu0 = started
-    timeline.tls_cpu_ns = _timing.cpu_now() - cpu0  # the TCP connect's share is nil
     if timeline.tls_start is None and timeline.connect_end is not None:
-        timeline.tls_start = timeline.connect_end
-    timeline.mark("tls_end")
-    version = connection.sock.version()
-    timeline.tls_version = version if isinstance(version, str) else None
+        timeline.tls_start = timeline.connect_end  # TLS follows the TCP connect at once
+    timeline.tls_done(cpu0, connection.sock)  # the TCP connect's CPU share is nil
 
 
 def _https_connect(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
