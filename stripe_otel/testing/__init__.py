@@ -16,6 +16,15 @@ transport. A JSON control API under ``/_control/`` drives a server in another pr
 from ._app import RecordedRequest
 from ._faults import Fault
 from ._latency_proxy import LatencyProxy
+from ._otlp_receiver import OtlpReceiver, ReceivedRequest
 from ._server import DEFAULT_API_VERSION, StripeTestServer
 
-__all__ = ["DEFAULT_API_VERSION", "Fault", "LatencyProxy", "RecordedRequest", "StripeTestServer"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "Fault",
+    "LatencyProxy",
+    "OtlpReceiver",
+    "ReceivedRequest",
+    "RecordedRequest",
+    "StripeTestServer",
+]
