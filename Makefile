@@ -6,6 +6,15 @@ BIN := $(VENV)/bin
 
 .PHONY: test lint unit clean
 
+# Datadog's test agent pins opentelemetry-proto < 1.37, which fights the SDK: its own venv.
+DDAGENT_VENV ?= .venvs/ddagent
+DDAGENT := $(DDAGENT_VENV)/bin/ddapm-test-agent
+
+$(DDAGENT):
+	$(PYTHON) -m venv $(DDAGENT_VENV)
+	$(DDAGENT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DDAGENT_VENV)/bin/python -m pip install -q ddapm-test-agent==1.69.1
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -17,8 +26,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest -q -ra
+test: lint $(DDAGENT)
+	DDAPM_TEST_AGENT=$(abspath $(DDAGENT)) $(BIN)/pytest -q -ra
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest -q tests/unit
