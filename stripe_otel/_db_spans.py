@@ -124,8 +124,8 @@ class DbWriteSpanProcessor(SpanProcessor):
         if not _is_db_span(span) or _verb(span.name) not in WRITE_VERBS:
             return
         span.set_attribute(semconv.STRIPE_PHASE, semconv.PHASE_DB_WRITE)
-        totals = _transaction.current_totals(parent_context)
-        if totals is None or _transaction.in_db_write(parent_context):
+        totals = _transaction.current_totals()
+        if totals is None or _transaction.in_db_write():
             return
         span_id = span.get_span_context().span_id
         owner = _owner()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -25,7 +26,10 @@ from stripe_otel._headers import header
 from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, stripe_id
 from stripe_otel._url import operation_name, url_template
 
-_OPERATION_KEY = context.create_key("stripe_otel.operation")
+# Our own per-call state lives in a plain ContextVar, not in the OpenTelemetry context:
+# ddtrace's OTel bridge replaces the runtime context with one that keeps only the active
+# span, and values stored beside it would vanish.
+_current: ContextVar[Operation | None] = ContextVar("stripe_otel_operation", default=None)
 
 
 @dataclass(slots=True, eq=False)
@@ -40,6 +44,7 @@ class Operation:
     perf0: int
     server: tuple[str, int] | None = None
     token: object = None
+    var_token: object = None
     attempts: int = 0
     status_code: int | None = None
     response_headers: Mapping[str, Any] | None = None
@@ -58,8 +63,8 @@ class Operation:
 
 def current() -> Operation | None:
     """The operation whose span is current in this context, if any."""
-    value = context.get_value(_OPERATION_KEY)
-    return value if isinstance(value, Operation) and not value.done else None
+    op = _current.get()
+    return op if op is not None and not op.done else None
 
 
 @lru_cache(maxsize=64)
@@ -121,18 +126,23 @@ def start(
         }
         if runtime.datadog_names:
             attributes[semconv.DD_OPERATION_NAME] = semconv.DD_OPNAME_REQUEST
+            attributes[semconv.DD_SPAN_TYPE] = semconv.DD_TYPE_HTTP
         span.set_attributes({k: v for k, v in attributes.items() if v is not None})
-    ctx = context.set_value(_OPERATION_KEY, op, trace.set_span_in_context(span))
+    ctx = trace.set_span_in_context(span)
     if runtime.settings.suppress_http_instrumentation:
         # One CLIENT span per call, and no traceparent sent to Stripe (as botocore does).
         ctx = context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
     op.token = context.attach(ctx)
+    op.var_token = _current.set(op)
     return op
 
 
 def detach(op: Operation) -> None:
     """Restore the caller's context. Separate from :func:`finish` so that a failure in
     one cannot leave the other undone."""
+    if op.var_token is not None:
+        _current.reset(op.var_token)  # type: ignore[arg-type]
+        op.var_token = None
     if op.token is not None:
         context.detach(op.token)  # type: ignore[arg-type]
         op.token = None

@@ -27,6 +27,7 @@ def datadog_names(span_name: str, op: Any) -> dict[str, Any]:
     return {
         semconv.DD_OPERATION_NAME: span_name,
         semconv.DD_RESOURCE_NAME: f"{op.verb} {op.template}",
+        semconv.DD_SPAN_TYPE: semconv.DD_TYPE_CUSTOM,
         semconv.DD_MEASURED: 1,
     }
 

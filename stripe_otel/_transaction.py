@@ -17,11 +17,11 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
-from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 from stripe_otel import _db_spans, _runtime, semconv
@@ -35,8 +35,10 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _NS_PER_MS = 1_000_000
 
-_TOTALS_KEY = context.create_key("stripe_otel.transaction_totals")
-_IN_DB_WRITE_KEY = context.create_key("stripe_otel.in_db_write")
+# Plain ContextVars, not OpenTelemetry context values: ddtrace's OTel bridge replaces the
+# runtime context with one that keeps only the active span.
+_totals: ContextVar[TransactionTotals | None] = ContextVar("stripe_otel_totals", default=None)
+_in_db_write: ContextVar[bool] = ContextVar("stripe_otel_in_db_write", default=False)
 
 
 @dataclass(slots=True, eq=False)
@@ -85,15 +87,15 @@ class TransactionTotals:
             )
 
 
-def current_totals(ctx: Context | None = None) -> TransactionTotals | None:
-    """The innermost transaction's accumulator in *ctx* (default: the current context)."""
-    value = context.get_value(_TOTALS_KEY, ctx)
+def current_totals() -> TransactionTotals | None:
+    """The innermost transaction's accumulator in the current context."""
+    value = _totals.get()
     return value if isinstance(value, TransactionTotals) else None
 
 
-def in_db_write(ctx: Context | None = None) -> bool:
+def in_db_write() -> bool:
     """True inside a :func:`db_write` block, whose own span already counts the time."""
-    return context.get_value(_IN_DB_WRITE_KEY, ctx) is True
+    return _in_db_write.get()
 
 
 def add_operation(network_ns: int, api_processing_ns: int, sdk_decode_ns: int) -> None:
@@ -157,11 +159,17 @@ class _Active:
     start_ns: int
     token: object
     totals: TransactionTotals | None
+    var: ContextVar[Any]
+    var_token: Token[Any]
     counts_db_write: bool = False
 
 
 def _open(
-    name: str, attributes: dict[str, Any], key: str, value: object, totals: TransactionTotals | None
+    name: str,
+    attributes: dict[str, Any],
+    var: ContextVar[Any],
+    value: object,
+    totals: TransactionTotals | None,
 ) -> _Active:
     start_ns = time.time_ns()
     span = _tracer().start_span(
@@ -171,9 +179,9 @@ def _open(
     span_start = getattr(span, "start_time", None)
     if isinstance(span_start, int):
         start_ns = span_start
-    ctx = context.set_value(key, value, trace.set_span_in_context(span))
-    token = context.attach(ctx)  # last: nothing after it can fail and leave it attached
-    return _Active(span, span.is_recording(), start_ns, token, totals)
+    var_token = var.set(value)
+    token = context.attach(trace.set_span_in_context(span))  # last: nothing after can fail
+    return _Active(span, span.is_recording(), start_ns, token, totals, var, var_token)
 
 
 class _Scope:
@@ -205,6 +213,7 @@ class _Scope:
         active = self._stack.pop() if self._stack else None
         if active is not None:
             # Separate calls: a failure while finishing must not leave the context attached.
+            safe_call(active.var.reset, active.var_token)
             safe_call(context.detach, active.token)
             safe_call(self._finish, active, exc, end_ns)
         # Returning None never suppresses: the body's exception propagates as it was.
@@ -247,7 +256,8 @@ class Transaction(_Scope):
         if runtime is not None and runtime.datadog_names:
             attributes[semconv.DD_OPERATION_NAME] = semconv.DD_OPNAME_TRANSACTION
             attributes[semconv.DD_RESOURCE_NAME] = name
-        return _open(name, attributes, _TOTALS_KEY, totals, totals)
+            attributes[semconv.DD_SPAN_TYPE] = semconv.DD_TYPE_CUSTOM
+        return _open(name, attributes, _totals, totals, totals)
 
     def _finish(self, active: _Active, exc: BaseException | None, end_ns: int) -> None:
         try:
@@ -272,7 +282,7 @@ class DbWrite(_Scope):
         active = _open(
             self._name or semconv.SPAN_DB_WRITE,
             {semconv.STRIPE_PHASE: semconv.PHASE_DB_WRITE},
-            _IN_DB_WRITE_KEY,
+            _in_db_write,
             True,
             current_totals(),
         )

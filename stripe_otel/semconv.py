@@ -109,6 +109,9 @@ DD_MEASURED: Final = "_dd.measured"
 #: Datadog operation name of operation spans; the others use their span names.
 DD_OPNAME_REQUEST: Final = SPAN_OPERATION_FALLBACK
 DD_OPNAME_TRANSACTION: Final = "stripe.transaction"
+#: Values of DD_SPAN_TYPE.
+DD_TYPE_HTTP: Final = "http"
+DD_TYPE_CUSTOM: Final = "custom"
 
 # --- Span events (the exception event follows the OTel exception convention) -----
 EVENT_EXCEPTION: Final = "exception"
@@ -143,7 +146,7 @@ ALL_ATTRIBUTES: Final[frozenset[str]] = frozenset(
     if name.isupper()
     and isinstance(value, str)
     and not name.startswith(
-        ("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_", "DD_OPNAME_")
+        ("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_", "DD_OPNAME_", "DD_TYPE_")
     )
 )
 

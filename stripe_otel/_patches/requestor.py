@@ -69,6 +69,7 @@ def _end(op: _operation.Operation, result: Any, exc: BaseException | None) -> No
     safe_call(_operation.detach, op)
     if op.token is not None:  # detach failed: restore the caller's context directly
         safe_call(context.detach, op.token)
+    # (a stale op.var_token is harmless: op.done keeps the operation from being current)
     safe_call(_operation.finish, op, result, exc)
     safe_call(_ensure_ended, op)
 
