@@ -68,8 +68,12 @@ class ResilientExporter(SpanExporter):
         max_backlog_spans: int = 20_000,
         max_backlog_bytes: int = 32 * 1024 * 1024,
         meter_provider: MeterProvider | None = None,
+        retry_interval_s: float = 5.0,
     ) -> None:
         self.inner = inner
+        self.retry_interval_s = retry_interval_s
+        self._timer: threading.Timer | None = None
+        self._next_interval = retry_interval_s
         self.name = name
         self.max_backlog_spans = max_backlog_spans
         self.max_backlog_bytes = max_backlog_bytes
@@ -122,6 +126,8 @@ class ResilientExporter(SpanExporter):
 
     def shutdown(self) -> None:
         try:
+            if self._timer is not None:
+                self._timer.cancel()
             self.force_flush(timeout_millis=5_000)
             with self._lock:
                 if self._backlog_spans:
@@ -186,10 +192,34 @@ class ResilientExporter(SpanExporter):
             self._backlog_spans -= len(oldest)
             self._backlog_bytes -= oldest_size
             self._count_drop(len(oldest), "backlog_full")
+        self._arm_retry()
+
+    def _arm_retry(self) -> None:
+        """Retry the backlog on a timer too: the SDK's batch processor only calls us with
+        new spans (its force_flush does not reach exporters), so an app gone quiet after
+        an outage would otherwise hold its backlog until shutdown."""
+        if self._timer is None and self._backlog:
+            self._timer = threading.Timer(self._next_interval, self._retry_tick)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _retry_tick(self) -> None:
+        try:
+            with self._lock:
+                self._timer = None
+                emptied = self._drain()
+                # Back off while the backend stays down; start again fast once it is back.
+                self._next_interval = (
+                    self.retry_interval_s if emptied else min(self._next_interval * 2, 60.0)
+                )
+                self._arm_retry()
+        except Exception as exc:  # noqa: BLE001 - a timer thread must not die noisily
+            report(f"{self.name}.retry", exc)
 
     def _forget_backlog(self) -> None:
         self._backlog.clear()
         self._backlog_spans = self._backlog_bytes = 0
+        self._timer = None  # in a forked child the parent's timer thread does not exist
 
     def _count_drop(self, count: int, reason: str) -> None:
         with _drops_lock:

@@ -133,3 +133,18 @@ def test_split_then_outage_sends_nothing_twice() -> None:
     exporter.export(make_spans(1, "n"))
     assert exporter.force_flush(1000)
     assert delivered(backend) == ["s0", "s1", "s2", "s3", "n0"]
+
+
+def test_backlog_is_retried_on_a_timer_without_new_spans() -> None:
+    # The SDK's BatchSpanProcessor only calls export() with new spans; a quiet app must
+    # still get its backlog out once the backend is back.
+    import time
+
+    backend = ScriptedBackend([503])
+    exporter = ResilientExporter(backend, "test-timer", retry_interval_s=0.05)
+    exporter.export(make_spans(2))
+    deadline = time.monotonic() + 5
+    while exporter.backlog_spans and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert delivered(backend) == ["s0", "s1"]
+    exporter.shutdown()
