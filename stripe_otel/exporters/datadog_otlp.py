@@ -20,7 +20,12 @@ from opentelemetry.sdk.metrics.export import MetricExporter
 from stripe_otel.exporters._otlp import otlp_span_exporter, pin_http_headers
 from stripe_otel.exporters._resilience import ResilientExporter
 
-__all__ = ["DatadogOtlpSpanExporter", "agent_otlp_endpoint", "datadog_otlp_exporters"]
+__all__ = [
+    "DatadogOtlpMetricExporter",
+    "DatadogOtlpSpanExporter",
+    "agent_otlp_endpoint",
+    "datadog_otlp_exporters",
+]
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,24 @@ class DatadogOtlpSpanExporter(ResilientExporter):
         )
 
 
-def datadog_otlp_exporters(
-    endpoint: str | None = None, timeout: float = 10.0, **span_options: Any
-) -> tuple[DatadogOtlpSpanExporter, MetricExporter]:
-    """The span exporter and an OTLP/HTTP metric exporter, both to the Agent."""
+def DatadogOtlpMetricExporter(  # a factory named like the class it stands in for
+    endpoint: str | None = None, timeout: float = 10.0
+) -> MetricExporter:
+    """OTLP/HTTP metrics to the Agent (the ``datadog_otlp`` metrics entry point)."""
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415
         OTLPMetricExporter,
     )
 
-    metrics = OTLPMetricExporter(
+    exporter = OTLPMetricExporter(
         endpoint=f"{agent_otlp_endpoint(endpoint)}/v1/metrics", timeout=timeout
     )
-    pin_http_headers(getattr(metrics, "_client", None), {})
+    pin_http_headers(getattr(exporter, "_client", None), {})
+    return exporter
+
+
+def datadog_otlp_exporters(
+    endpoint: str | None = None, timeout: float = 10.0, **span_options: Any
+) -> tuple[DatadogOtlpSpanExporter, MetricExporter]:
+    """The span exporter and an OTLP/HTTP metric exporter, both to the Agent."""
+    metrics = DatadogOtlpMetricExporter(endpoint, timeout)
     return DatadogOtlpSpanExporter(endpoint, timeout, **span_options), metrics
