@@ -21,7 +21,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from stripe_otel import _metrics, _phase_spans, _runtime, _transaction, semconv
+from stripe_otel import _links, _metrics, _phase_spans, _runtime, _transaction, semconv
 from stripe_otel._headers import header
 from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, stripe_id
 from stripe_otel._url import operation_name, url_template
@@ -223,6 +223,9 @@ def _record_outcome(
     if error is not None:
         attributes.update(error)
     op.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    request_id = attributes[semconv.STRIPE_REQUEST_ID]
+    if request_id is not None:
+        _links.remember(request_id, op.span.get_span_context())  # for webhook links
     if exc is not None:
         record_exception(op.span, exc)
 

@@ -26,6 +26,7 @@ from stripe_otel._patches import (
     retry_loop,
     urllib3_transport,
     urllib_transport,
+    webhooks,
 )
 from stripe_otel._patching import Patch
 from stripe_otel.config import KNOBS, Settings
@@ -97,7 +98,7 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         # Each group of patches goes in when its module is imported (at once if it is).
         groups: dict[str, list[Patch]] = {
-            "stripe": [*requestor.patches(), *retry_loop.patches()],
+            "stripe": [*requestor.patches(), *retry_loop.patches(), *webhooks.patches()],
         }
         if settings.phases:
             groups["httpx"] = httpx_transport.patches()

@@ -100,6 +100,24 @@ STRIPE_TRANSACTION: Final = "stripe.transaction"
 #: How many Stripe operations a transaction made.
 STRIPE_TRANSACTION_OPERATIONS: Final = "stripe.transaction.operations"
 
+# --- Webhooks ---------------------------------------------------------------------------
+#: One span per webhook the app verifies and decodes, with verify and decode children.
+SPAN_WEBHOOK: Final = "stripe.webhook"
+SPAN_WEBHOOK_VERIFY: Final = "stripe.webhook.verify"
+SPAN_WEBHOOK_DECODE: Final = "stripe.webhook.decode"
+STRIPE_EVENT_ID: Final = "stripe.event.id"
+STRIPE_EVENT_TYPE: Final = "stripe.event.type"
+STRIPE_EVENT_API_VERSION: Final = "stripe.event.api_version"
+#: "snapshot" (v1 events carrying the object) or "thin" (v2 event notifications).
+STRIPE_EVENT_KIND: Final = "stripe.event.kind"
+#: Now minus the event's `created`: how old the event is when the app handles it.
+STRIPE_EVENT_AGE_MS: Final = "stripe.event.age_ms"
+#: Now minus the signature's `t=`: how long this delivery took to be handled.
+STRIPE_WEBHOOK_DELIVERY_LAG_MS: Final = "stripe.webhook.delivery_lag_ms"
+STRIPE_WEBHOOK_SIGNATURE_VALID: Final = "stripe.webhook.signature_valid"
+#: On the link from a webhook span to the API call that caused the event: how it was found.
+STRIPE_LINK_SOURCE: Final = "stripe.link.source"
+
 # --- Datadog mapping (set for Datadog's OTLP intake and ddtrace's OTel bridge) ------
 DD_OPERATION_NAME: Final = "operation.name"
 DD_RESOURCE_NAME: Final = "resource.name"

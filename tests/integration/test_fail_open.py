@@ -4,21 +4,25 @@ see uninstrumented — same values, same exceptions, same number of HTTP request
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import stripe
+from stripe._webhook import WebhookSignature
 
 from stripe_otel import (
     _attempts,
     _guard,
+    _links,
     _metrics,
     _operation,
     _phase_spans,
     _phases,
     _timing,
     _transaction,
+    _webhooks,
     internal_error_counts,
 )
 from stripe_otel._patches import httpx_transport, urllib3_transport, urllib_transport
@@ -64,6 +68,14 @@ HOOKS: list[tuple[Any, str]] = [
     (_metrics, "record_operation"),
     (_metrics, "record_phases"),
     (_transaction, "add_operation"),
+    # Webhooks and the link map.
+    (_webhooks, "start"),
+    (_webhooks, "detach"),
+    (_webhooks, "finish"),
+    (_webhooks, "verify_start"),
+    (_webhooks, "verify_end"),
+    (_links, "remember"),
+    (_links, "lookup"),
 ]
 
 
@@ -95,6 +107,15 @@ def _outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
     return ("returned", type(result), *(getattr(result, f, None) for f in fields))
 
 
+_SECRET = "whsec_fail_open_secret"
+_PAYLOAD = '{"id": "evt_1FailOpen", "object": "event", "type": "x.y", "data": {"object": {}}}'
+
+
+def _signed(payload: str, secret: str = _SECRET) -> str:
+    t = int(time.time())
+    return f"t={t},v1={WebhookSignature._compute_signature(f'{t}.{payload}', secret)}"
+
+
 WORKLOADS: dict[str, tuple[Fault | None, Callable[[], Any]]] = {
     "success": (None, lambda: stripe.PaymentIntent.create(**PI_PARAMS)),
     "declined": (
@@ -113,6 +134,11 @@ WORKLOADS: dict[str, tuple[Fault | None, Callable[[], Any]]] = {
     "reset-exhausted": (Fault(action="reset", count=5), lambda: stripe.Customer.create()),
     "not-found": (None, lambda: stripe.Customer.retrieve("cus_Missing000001")),
     "list": (None, lambda: stripe.Customer.list(limit=3)),
+    "webhook": (None, lambda: stripe.Webhook.construct_event(_PAYLOAD, _signed(_PAYLOAD), _SECRET)),
+    "webhook-bad-signature": (
+        None,
+        lambda: stripe.Webhook.construct_event(_PAYLOAD, _signed(_PAYLOAD, "whsec_x"), _SECRET),
+    ),
 }
 
 

@@ -135,7 +135,7 @@ def test_uninstrument_restores_every_attribute_exactly(telemetry: Telemetry) -> 
     instrumentor.instrument(tracer_provider=telemetry.provider)
     during = _snapshot()
     changed = {key for key in before if during[key] is not before[key]}
-    assert len(changed) == 10, sorted(changed)
+    assert len(changed) == 12, sorted(changed)
     instrumentor.instrument(tracer_provider=telemetry.provider)  # no-op
     assert _snapshot() == during
     instrumentor.uninstrument()
