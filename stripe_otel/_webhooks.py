@@ -20,12 +20,13 @@ from typing import Any
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from stripe_otel import _links, _runtime, semconv
+from stripe_otel import _links, _metadata_link, _runtime, semconv
 from stripe_otel._operation import record_exception
 from stripe_otel._redact import error_type_name, scrub, stripe_id
 
 _current: ContextVar[Webhook | None] = ContextVar("stripe_otel_webhook", default=None)
 LINK_IN_PROCESS = "in_process"
+LINK_METADATA = "metadata"
 
 
 @dataclass(slots=True, eq=False)
@@ -156,6 +157,13 @@ def _event_attributes(hook: Webhook, event: Any, now_s: float) -> tuple[dict[str
     return attributes, attributes[semconv.STRIPE_REQUEST_ID]
 
 
+def _stored_traceparent(event: Any) -> object:
+    data = _field(event, "data")
+    obj = _field(data, "object") if data is not None else None
+    metadata = _field(obj, "metadata") if obj is not None else None
+    return _field(metadata, semconv.METADATA_TRACEPARENT_KEY) if metadata is not None else None
+
+
 def finish(hook: Webhook, event: Any, exc: BaseException | None) -> None:
     end_perf = time.perf_counter_ns()
     end_ns = hook.wall0 + (end_perf - hook.perf0)
@@ -182,6 +190,9 @@ def finish(hook: Webhook, event: Any, exc: BaseException | None) -> None:
         origin = _links.lookup(request_id) if request_id else None
         if origin is not None:
             span.add_link(origin, {semconv.STRIPE_LINK_SOURCE: LINK_IN_PROCESS})
+        stored = _metadata_link.parse(_stored_traceparent(event))
+        if stored is not None and (origin is None or stored.span_id != origin.span_id):
+            span.add_link(stored, {semconv.STRIPE_LINK_SOURCE: LINK_METADATA})
     else:
         span.set_attribute(semconv.ERROR_TYPE, error_type_name(exc))
         record_exception(span, exc)

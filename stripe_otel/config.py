@@ -118,6 +118,16 @@ KNOBS: tuple[Knob, ...] = (
         "`OTEL_TRACES_EXPORTER` names `datadog_otlp`.",
     ),
     Knob(
+        "webhook_metadata_link",
+        "STRIPE_OTEL_WEBHOOK_METADATA_LINK",
+        _parse_bool,
+        False,
+        "Opt-in: write the W3C `traceparent` of the creating/updating call into the "
+        "`metadata[otel_traceparent]` of the Stripe objects the app creates or updates (never "
+        "overwriting the app's own keys), so webhooks handled in another process link back "
+        "to it. This writes to your Stripe data.",
+    ),
+    Knob(
         "record_idempotency_key",
         "STRIPE_OTEL_RECORD_IDEMPOTENCY_KEY",
         _parse_bool,
@@ -153,6 +163,7 @@ class Settings:
     phases: bool = True
     metrics: bool = True
     datadog_names: str = "auto"
+    webhook_metadata_link: bool = False
     record_idempotency_key: bool = True
     record_object_id: bool = True
     error_log_interval: float = 60.0

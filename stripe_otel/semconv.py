@@ -117,6 +117,9 @@ STRIPE_WEBHOOK_DELIVERY_LAG_MS: Final = "stripe.webhook.delivery_lag_ms"
 STRIPE_WEBHOOK_SIGNATURE_VALID: Final = "stripe.webhook.signature_valid"
 #: On the link from a webhook span to the API call that caused the event: how it was found.
 STRIPE_LINK_SOURCE: Final = "stripe.link.source"
+#: The metadata key under which (opt-in) the creating call's W3C traceparent is stored on
+#: Stripe objects, so a webhook handled in another process can link back to it.
+METADATA_TRACEPARENT_KEY: Final = "otel_traceparent"
 
 # --- Datadog mapping (set for Datadog's OTLP intake and ddtrace's OTel bridge) ------
 DD_OPERATION_NAME: Final = "operation.name"
@@ -164,7 +167,16 @@ ALL_ATTRIBUTES: Final[frozenset[str]] = frozenset(
     if name.isupper()
     and isinstance(value, str)
     and not name.startswith(
-        ("SPAN_", "EVENT_", "METRIC_", "INSTRUMENTATION_", "PHASE_", "DD_OPNAME_", "DD_TYPE_")
+        (
+            "SPAN_",
+            "EVENT_",
+            "METRIC_",
+            "INSTRUMENTATION_",
+            "PHASE_",
+            "DD_OPNAME_",
+            "DD_TYPE_",
+            "METADATA_",
+        )
     )
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry import context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-from stripe_otel import _operation
+from stripe_otel import _metadata_link, _operation, _runtime
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
 
@@ -81,6 +81,20 @@ def _ensure_ended(op: _operation.Operation) -> None:
         op.span.end()
 
 
+def _with_traceparent(op: _operation.Operation, args: Any, kwargs: Any) -> Any:
+    """(args, kwargs) with the opt-in traceparent in the params' metadata, or None."""
+    runtime = _runtime.current
+    if runtime is None or not runtime.settings.webhook_metadata_link or not op.recording:
+        return None
+    params = args[2] if len(args) > 2 else kwargs.get("params")
+    new = _metadata_link.with_traceparent(op.verb, op.template, params, op.span.get_span_context())
+    if new is None:
+        return None
+    if len(args) > 2:
+        return (*args[:2], new, *args[3:]), kwargs
+    return args, {**kwargs, "params": new}
+
+
 def _should_start() -> bool:
     return _operation.current() is None and is_instrumentation_enabled()
 
@@ -94,6 +108,8 @@ def _sync_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
         )
         if op is None:
             return wrapped(*args, **kwargs)
+        if extract is _from_requestor:
+            args, kwargs = safe_call(_with_traceparent, op, args, kwargs) or (args, kwargs)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -114,6 +130,8 @@ def _async_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
         )
         if op is None:
             return await wrapped(*args, **kwargs)
+        if extract is _from_requestor:
+            args, kwargs = safe_call(_with_traceparent, op, args, kwargs) or (args, kwargs)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:

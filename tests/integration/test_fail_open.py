@@ -16,6 +16,7 @@ from stripe_otel import (
     _attempts,
     _guard,
     _links,
+    _metadata_link,
     _metrics,
     _operation,
     _phase_spans,
@@ -76,6 +77,8 @@ HOOKS: list[tuple[Any, str]] = [
     (_webhooks, "verify_end"),
     (_links, "remember"),
     (_links, "lookup"),
+    (_metadata_link, "with_traceparent"),
+    (_metadata_link, "parse"),
 ]
 
 
