@@ -10,7 +10,8 @@ It speaks Stripe's wire format (form-encoded v1, JSON v2, Stripe's headers and e
 bodies, idempotent replay, list cursors) well enough for the real ``stripe`` SDK on every
 transport. A JSON control API under ``/_control/`` drives a server in another process:
 ``POST /_control/reset``, ``POST /_control/delay``, ``POST /_control/faults``,
-``GET /_control/requests``, ``GET /_control/health``.
+``GET /_control/requests``, ``GET /_control/health``. :meth:`StripeTestServer.add_webhook_endpoint`
+delivers the events it records as signed webhooks to a loopback URL.
 """
 
 from ._app import RecordedRequest
@@ -18,6 +19,7 @@ from ._faults import Fault
 from ._latency_proxy import LatencyProxy
 from ._otlp_receiver import OtlpReceiver, ReceivedRequest
 from ._server import DEFAULT_API_VERSION, StripeTestServer
+from ._webhooks import WebhookDelivery
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -27,4 +29,5 @@ __all__ = [
     "ReceivedRequest",
     "RecordedRequest",
     "StripeTestServer",
+    "WebhookDelivery",
 ]

@@ -7,11 +7,14 @@ import ipaddress
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from ._app import App, RecordedRequest
 from ._faults import Fault
 from ._http import HttpProtocol
+from ._webhooks import WebhookDelivery, WebhookDispatcher
 
 __all__ = ["DEFAULT_API_VERSION", "StripeTestServer"]
 
@@ -52,6 +55,8 @@ class StripeTestServer:
         self._requested_port = port
         self._ssl = ssl_context
         self._app = App(api_version, max_recorded=max_recorded_requests)
+        self._webhooks = WebhookDispatcher()
+        self._app.store.event_listeners.append(self._webhooks.on_event)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -83,10 +88,10 @@ class StripeTestServer:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
-        app = self._app
+        handle = self._webhooks.wrap(self._app.handle)
 
         def factory() -> HttpProtocol:
-            return HttpProtocol(app.handle, self._connections, time.time)
+            return HttpProtocol(handle, self._connections, time.time)
 
         try:
             server = loop.run_until_complete(
@@ -169,8 +174,10 @@ class StripeTestServer:
 
     # -- control -----------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget objects, faults, delays, recorded requests and idempotency keys."""
+        """Forget objects, faults, delays, recorded requests, idempotency keys, webhook
+        endpoints and deliveries."""
         self._app.reset()
+        self._webhooks.reset()
 
     def set_delay(
         self, ms: float, path_regex: str | None = None, method: str | None = None
@@ -200,3 +207,53 @@ class StripeTestServer:
     def pending_faults(self) -> int:
         with self._app.lock:
             return len(self._app.faults)
+
+    # -- webhooks ----------------------------------------------------------------------
+    def add_webhook_endpoint(
+        self,
+        url: str,
+        secret: str | None = None,
+        events: Iterable[str] | None = None,
+        thin: bool = False,
+        *,
+        delivery_delay_ms: float = 0.0,
+        max_attempts: int = 3,
+        retry_backoff: float = 0.2,
+    ) -> str:
+        """POST signed events to ``url`` (loopback ``http://`` only); returns the secret.
+
+        ``events``: types to send (None or ``"*"``: all). ``thin``: receive v2 thin event
+        notifications instead of v1 snapshot events. A non-2xx answer or a connection
+        error is retried up to ``max_attempts`` times, ``retry_backoff`` seconds apart,
+        doubling. ``delivery_delay_ms`` holds each first attempt back, as Stripe does.
+        """
+        return self._webhooks.add_endpoint(
+            url, secret, events, thin, delivery_delay_ms=delivery_delay_ms,
+            max_attempts=max_attempts, retry_backoff=retry_backoff,
+        )  # fmt: skip
+
+    def remove_webhook_endpoints(self, url: str | None = None) -> None:
+        """Remove every endpoint (or those for ``url``); their pending retries are dropped."""
+        self._webhooks.remove_endpoints(url)
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Delivery attempts, in the order they completed."""
+        return self._webhooks.deliveries
+
+    def wait_for_deliveries(self, n: int, timeout: float = 5.0) -> list[WebhookDelivery]:
+        """Block until ``n`` attempts are recorded; raises TimeoutError otherwise."""
+        return self._webhooks.wait(n, timeout)
+
+    def send_webhook(
+        self,
+        url: str,
+        payload: dict[str, Any] | bytes,
+        secret: str,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> int:
+        """POST one hand-made event, signed with ``timestamp`` (default: now) unless
+        ``signature`` (the ``v1`` value, or a whole header starting ``t=``) is given.
+        Returns the status code; not retried nor recorded."""
+        return self._webhooks.send(self._loop, url, payload, secret, timestamp, signature)

@@ -192,12 +192,16 @@ class Store:
             "type": event_type,
         }
         self.add("events", event)
+        self.emit(event)
+        return event
+
+    def emit(self, event: Obj) -> None:
+        """Hand a just-recorded v1 event or v2 (``v2.core.event``) event to the listeners."""
         for listener in list(self.event_listeners):
             try:
                 listener(event)
             except Exception:  # noqa: BLE001 - a listener must not break the API call
                 _log.exception("event listener failed")
-        return event
 
 
 def _limit(raw: object) -> int:

@@ -63,7 +63,9 @@ def record_v2_event(
         event["data"] = data
     if related is not None:
         event["related_object"] = related
-    return ctx.store.add(_EVENTS, event)
+    ctx.store.add(_EVENTS, event)
+    ctx.store.emit(event)  # thin-event webhook delivery
+    return event
 
 
 def _create_meter_event(ctx: Ctx) -> Obj:
