@@ -224,3 +224,22 @@ def test_v05_round_trip_through_the_string_table() -> None:
 def test_v05_is_smaller_than_v04() -> None:
     chunks = [SpanMapper().map_chunk(stripe_trace(TRACE_ID + i)) for i in range(50)]
     assert len(encode_v05(chunks)) < len(encode_v04(chunks)) / 2
+
+
+def test_status_code_is_also_the_tag_datadog_splits_trace_metrics_by() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from stripe_otel import semconv
+    from stripe_otel.exporters.datadog._mapping import SpanMapper
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span(
+        "stripe.attempt", attributes={semconv.HTTP_RESPONSE_STATUS_CODE: 429}
+    ).end()
+    [mapped] = SpanMapper().map_chunk(list(memory.get_finished_spans()))
+    assert mapped["meta"]["http.status_code"] == "429"
+    assert mapped["metrics"][semconv.HTTP_RESPONSE_STATUS_CODE] == 429.0

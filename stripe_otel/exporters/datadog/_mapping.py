@@ -46,6 +46,8 @@ META_TRACE_ID_HIGH: Final = "_dd.p.tid"
 META_ERROR_MESSAGE: Final = "error.message"
 META_ERROR_STACK: Final = "error.stack"
 META_EVENTS: Final = "events"
+#: Datadog tags trace metrics with this meta key, not the OTel attribute's name.
+META_HTTP_STATUS_CODE: Final = "http.status_code"
 METRIC_TOP_LEVEL: Final = "_dd.top_level"
 METRIC_SAMPLING_PRIORITY: Final = "_sampling_priority_v1"
 # OpenTelemetry resource and DB conventions we read (never emit).
@@ -260,6 +262,10 @@ class SpanMapper:
             else:
                 meta[key] = _attr_str(value)
         meta[META_SPAN_KIND] = _KIND[span.kind]
+        status = attributes.get(semconv.HTTP_RESPONSE_STATUS_CODE)
+        if isinstance(status, int):
+            # So trace metrics (hits/errors by status, the 429 panel) split by status code.
+            meta[META_HTTP_STATUS_CODE] = str(status)
 
         name = span.name
         scope = span.instrumentation_scope
