@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from stripe_otel.dashboards import _datadog_api, _datadog_check, _datadog_widgets
+from stripe_otel.dashboards import _datadog_api, _datadog_board, _datadog_check, _datadog_widgets
 from stripe_otel.dashboards._datadog_check import References
 from stripe_otel.dashboards._errors import DashboardError
 
@@ -87,7 +87,7 @@ def build() -> dict[str, Any]:
             {"name": variable, "prefix": variable, "defaults": ["*"]}
             for variable in (_datadog_widgets.ENV_VAR, _datadog_widgets.SERVICE_VAR)
         ],
-        "widgets": _datadog_widgets.widgets(),
+        "widgets": _datadog_board.widgets(),
     }
 
 
