@@ -11,6 +11,7 @@ from typing import Final
 from stripe_otel import semconv
 from stripe_otel.dashboards._datadog_widgets import (
     FIELD_DURATION,
+    FIELD_OPERATION,
     FIELD_SERVICE,
     FIELD_TIMESTAMP,
     JSON,
@@ -374,6 +375,49 @@ def _transactions() -> list[tuple[JSON, int, int]]:
     ]
 
 
+def _webhooks() -> list[tuple[JSON, int, int]]:
+    # Span queries on the webhook span's own attributes: webhook spans are children of the
+    # app's request span, so there are no trace metrics for them.
+    webhooks = f"{FIELD_OPERATION}:{semconv.SPAN_WEBHOOK}"
+    lag = [
+        span_query(
+            name, webhooks, aggregation, measure=attr(semconv.STRIPE_WEBHOOK_DELIVERY_LAG_MS)
+        )
+        for name, aggregation in (("p50", "median"), ("p95", "pc95"), ("p99", "pc99"))
+    ]
+    age = span_query(
+        "age",
+        webhooks,
+        "pc95",
+        measure=attr(semconv.STRIPE_EVENT_AGE_MS),
+        group_by=attr(semconv.STRIPE_EVENT_TYPE),
+    )
+    return [
+        (
+            timeseries(
+                "Webhook delivery lag (ms)",
+                f"From Stripe signing a delivery (`t=`) to the app handling it "
+                f"(`{semconv.STRIPE_WEBHOOK_DELIVERY_LAG_MS}`). Rising: a slow or failing "
+                "endpoint, or a queue in front of the handler.",
+                lag,
+                [formula(name, name, "millisecond") for name in ("p50", "p95", "p99")],
+            ),
+            7,
+            3,
+        ),
+        (
+            toplist(
+                "Event age when handled, p95 by type",
+                f"`{semconv.STRIPE_EVENT_AGE_MS}`: now minus the event's creation.",
+                [age],
+                [formula("age", "p95 age", "millisecond")],
+            ),
+            5,
+            3,
+        ),
+    ]
+
+
 def _about() -> JSON:
     return {
         "type": "note",
@@ -403,5 +447,6 @@ def widgets() -> list[JSON]:
             ("Retries and rate limits", _retries()),
             ("Connections", _connections()),
             ("Transactions", _transactions()),
+            ("Webhooks", _webhooks()),
         ]
     )

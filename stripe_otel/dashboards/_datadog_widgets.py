@@ -31,6 +31,7 @@ TAG_STATUS: Final = "http.status_code"
 FIELD_DURATION: Final = "@duration"
 FIELD_TIMESTAMP: Final = "timestamp"
 FIELD_SERVICE: Final = "service"
+FIELD_OPERATION: Final = "operation_name"
 
 _GRID: Final = 12  # columns of an ordered dashboard
 

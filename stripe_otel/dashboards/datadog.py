@@ -21,8 +21,9 @@ comes from :mod:`stripe_otel.semconv`; every query is scoped by the ``$env`` and
 - **Transactions**: slowest transactions by p95 duration; a list of the slowest
   transaction spans.
 
-Not on the board: **webhook delivery lag** — not instrumented yet, so there is no name to
-query. Span-query widgets need indexed spans and APM facets for the ``@stripe.*``
+- **Webhooks**: delivery lag p50/p95/p99 and event age by type, from the webhook spans.
+
+Span-query widgets need indexed spans and APM facets for the ``@stripe.*``
 attributes they group by or measure; the ``stripe.client.*`` widgets need OpenTelemetry
 metrics sent over OTLP to the Agent (``datadog_otlp`` or ddtrace).
 
@@ -55,6 +56,7 @@ DATADOG_NAMES: Final = frozenset(
         _datadog_widgets.FIELD_DURATION.lstrip("@"),
         _datadog_widgets.FIELD_TIMESTAMP,
         _datadog_widgets.FIELD_SERVICE,
+        _datadog_widgets.FIELD_OPERATION,
     }
 )
 

@@ -13,9 +13,8 @@ A query panel of ``board`` names its query by ``query_key`` (and may carry
 
 Panels: request rate, latency percentiles, latency heatmap, errors (by Stripe code and by
 HTTP status), retries, 429s by ``Stripe-Rate-Limited-Reason``, connection reuse, the phase
-breakdown per endpoint and per transaction, and the slowest transactions. Webhook delivery
-lag is left out: stripe-otel does not instrument webhook delivery yet, so there is no
-column to chart.
+breakdown per endpoint and per transaction, and the slowest transactions, and webhook delivery
+lag and event age from the webhook spans.
 
 Every query is environment-wide by default (dataset ``__all__``): spans from every service
 that uses stripe-otel, narrowed with the board's ``service.name`` preset filter.
@@ -250,6 +249,23 @@ def _queries() -> list[_Q]:
             "combo",
         ),
         _entry(
+            "webhook_lag",
+            "Webhook delivery lag and event age",
+            "How long after Stripe signed a delivery the app handled it (p50/p95/p99), and how "
+            "old events are by then (p95), by event type. Rising lag: a slow or failing "
+            "endpoint (Stripe retries), or a queue in front of the handler.",
+            _query(
+                [
+                    _calc("P50", sc.STRIPE_WEBHOOK_DELIVERY_LAG_MS),
+                    _calc("P95", sc.STRIPE_WEBHOOK_DELIVERY_LAG_MS),
+                    _calc("P99", sc.STRIPE_WEBHOOK_DELIVERY_LAG_MS),
+                    _calc("P95", sc.STRIPE_EVENT_AGE_MS),
+                ],
+                [_eq(COL_NAME, sc.SPAN_WEBHOOK)],
+                breakdowns=(sc.STRIPE_EVENT_TYPE,),
+            ),
+        ),
+        _entry(
             "slowest_transactions",
             "Slowest transactions",
             "The ten slowest business transactions of the last two hours, with their traces.",
@@ -272,8 +288,8 @@ _NOTE: Final = (
     f"`{sc.URL_TEMPLATE}`), a `{sc.SPAN_ATTEMPT}` child per retry, and phase spans tiling "
     "each attempt. "
     "**Stripe processing time is an estimate**: response wait minus the network round "
-    "trip (Stripe sends no server timing). Webhook delivery lag is not instrumented yet "
-    "and has no panel. Use the *Service* filter to narrow the board to one service."
+    "trip (Stripe sends no server timing). Webhook delivery lag comes from the "
+    f"`{sc.SPAN_WEBHOOK}` spans. Use the *Service* filter to narrow the board to one service."
 )
 
 
@@ -284,6 +300,7 @@ _LAYOUT: Final = (
     (("errors_by_status", 6), ("retries", 6)),
     (("rate_limited", 6), ("connection_reuse", 6)),
     (("phases_by_operation", 6), ("phases_by_transaction", 6)),
+    (("webhook_lag", 12),),
     (("slowest_transactions", 12),),
 )
 _NOTE_HEIGHT: Final = 3
