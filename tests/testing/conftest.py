@@ -21,17 +21,7 @@ _GLOBALS = (
 )
 
 
-@pytest.fixture(scope="session")
-def _session_server() -> Iterator[StripeTestServer]:
-    with StripeTestServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def server(_session_server: StripeTestServer) -> StripeTestServer:
-    """The shared server, emptied before the test."""
-    _session_server.reset()
-    return _session_server
+# `server` (the shared test server, emptied before each test) comes from tests/conftest.py.
 
 
 @pytest.fixture
