@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit clean
+.PHONY: demo test lint unit clean
 
 # Datadog's test agent pins opentelemetry-proto < 1.37, which fights the SDK: its own venv.
 DDAGENT_VENV ?= .venvs/ddagent
@@ -20,6 +20,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
+
+# The demo: a local Stripe stand-in with realistic latency, 200 checkouts, and where the time went.
+demo: $(BIN)/.installed
+	$(BIN)/python -m stripe_otel.cli demo
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

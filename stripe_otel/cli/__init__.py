@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stripe_otel.cli import _dashboards
+from stripe_otel.cli import _dashboards, _demo, _report
 
 
 class UsageError(Exception):
@@ -24,6 +24,8 @@ def parser() -> argparse.ArgumentParser:
     )
     groups = top.add_subparsers(dest="group", required=True, metavar="COMMAND")
     _dashboards.register(groups)
+    _report.register(groups)
+    _demo.register(groups)
     return top
 
 
@@ -34,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"stripe-otel: {exc}", file=sys.stderr)
         return 2
-    except _dashboards.DashboardError as exc:
+    except (_dashboards.DashboardError, _report.ReportError) as exc:
         print(f"stripe-otel: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
