@@ -2,9 +2,9 @@
 
 Webhooks are usually handled by another process (or machine) than the one that made the
 API call, where the in-process link map cannot help. With
-``STRIPE_OTEL_WEBHOOK_METADATA_LINK=true``, v1 creates and updates of objects that take
-metadata get ``metadata[otel_traceparent]`` = the W3C traceparent of the call's span, and a
-webhook whose object carries it links back. It never overwrites a key the app set, and it
+``STRIPE_OTEL_WEBHOOK_METADATA_LINK=true``, v1 creates of objects that take metadata (and
+that the app gave no idempotency key) get ``metadata[otel_traceparent]`` = the W3C
+traceparent of the call's span, and a webhook whose object carries it links back. It never overwrites a key the app set, and it
 stays within Stripe's limits (50 keys; 40-character keys; 500-character values). This
 *writes to the app's Stripe data*: off by default, documented in the README.
 """
@@ -31,15 +31,14 @@ _TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 
 def _takes_metadata(template: str) -> bool:
     parts = [p for p in template.split("/") if p]
-    # /v1/{collection} (create) or /v1/{collection}/{id} (update), no sub-action.
+    # Creates only (/v1/{collection}): an update could push an object that already has 50
+    # metadata keys past Stripe's limit, which the request alone cannot tell.
     if parts[:1] != ["v1"]:
         return False
     body = parts[1:]
     if body[:2] == list(_CHECKOUT_SESSIONS):
         body = ["checkout_sessions", *body[2:]]
-    return (len(body) == 1 or (len(body) == 2 and body[1].startswith("{"))) and (
-        body[0] in _COLLECTIONS or body[0] == "checkout_sessions"
-    )
+    return len(body) == 1 and (body[0] in _COLLECTIONS or body[0] == "checkout_sessions")
 
 
 def traceparent(context: SpanContext) -> str:
@@ -47,11 +46,21 @@ def traceparent(context: SpanContext) -> str:
 
 
 def with_traceparent(
-    verb: str, template: str, params: Mapping[str, Any] | None, context: SpanContext
+    verb: str,
+    template: str,
+    params: Mapping[str, Any] | None,
+    context: SpanContext,
+    idempotency_key: object = None,
 ) -> dict[str, Any] | None:
     """A copy of *params* with the traceparent added to its metadata, or None to leave
-    the request as it is. The app's own dict is never modified."""
-    if verb != "POST" or not _takes_metadata(template) or not context.is_valid:
+    the request as it is. The app's own dict is never modified.
+
+    Never when the app gave an idempotency key: a retry of the same call would carry a
+    different traceparent, and Stripe refuses a reused key with different parameters.
+    """
+    if idempotency_key or verb != "POST" or not _takes_metadata(template):
+        return None
+    if not context.is_valid:
         return None
     params = dict(params or {})
     metadata = params.get("metadata")

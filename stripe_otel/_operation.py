@@ -216,9 +216,10 @@ def _record_outcome(
         if header(headers, "Idempotent-Replayed") == "true"
         else None,
     }
-    if settings is None or settings.record_idempotency_key:
+    # Uninstrumented mid-call (settings gone): record neither, an opt-out may have been set.
+    if settings is not None and settings.record_idempotency_key:
         attributes[semconv.STRIPE_IDEMPOTENCY_KEY] = scrub(idempotency_key)
-    if exc is None and (settings is None or settings.record_object_id):
+    if exc is None and settings is not None and settings.record_object_id:
         attributes[semconv.STRIPE_OBJECT_ID] = _object_id(result)
     if error is not None:
         attributes.update(error)

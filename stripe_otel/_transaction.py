@@ -197,7 +197,11 @@ class _Scope:
 
     def __init__(self, name: str | None) -> None:
         self._name = name
-        self._stack: list[_Active | None] = []  # re-entering the same object nests
+        # Per context, not per object: one module-level `CHECKOUT = transaction("checkout")`
+        # entered by concurrent tasks or threads must keep each one's scope apart.
+        self._stack: ContextVar[tuple[_Active | None, ...]] = ContextVar(
+            "stripe_otel_scope_stack", default=()
+        )
 
     def _start(self) -> _Active:
         raise NotImplementedError
@@ -206,11 +210,13 @@ class _Scope:
         raise NotImplementedError
 
     def __enter__(self) -> None:
-        self._stack.append(safe_call(self._start))
+        self._stack.set((*self._stack.get(), safe_call(self._start)))
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         end_ns = time.time_ns()  # before our own work, so the span covers the body only
-        active = self._stack.pop() if self._stack else None
+        stack = self._stack.get()
+        active = stack[-1] if stack else None
+        self._stack.set(stack[:-1])
         if active is not None:
             # Separate calls: a failure while finishing must not leave the context attached.
             safe_call(active.var.reset, active.var_token)

@@ -122,10 +122,10 @@ KNOBS: tuple[Knob, ...] = (
         "STRIPE_OTEL_WEBHOOK_METADATA_LINK",
         _parse_bool,
         False,
-        "Opt-in: write the W3C `traceparent` of the creating/updating call into the "
-        "`metadata[otel_traceparent]` of the Stripe objects the app creates or updates (never "
-        "overwriting the app's own keys), so webhooks handled in another process link back "
-        "to it. This writes to your Stripe data.",
+        "Opt-in: write the W3C `traceparent` of the creating call into the "
+        "`metadata[otel_traceparent]` of the Stripe objects the app creates (never "
+        "overwriting the app's own keys, never on calls with an idempotency key), so webhooks "
+        "handled in another process link back to it. This writes to your Stripe data.",
     ),
     Knob(
         "record_idempotency_key",

@@ -29,13 +29,15 @@ from stripe_otel._patches import (
     webhooks,
 )
 from stripe_otel._patching import Patch
-from stripe_otel.config import KNOBS, Settings
+from stripe_otel.config import Settings
 from stripe_otel.package import _instruments
 from stripe_otel.version import __version__
 
 __all__ = ["StripeInstrumentor"]
 
-_KNOB_NAMES = frozenset(knob.name for knob in KNOBS)
+_OTEL_KWARGS = frozenset(
+    {"tracer_provider", "meter_provider", "logger_provider", "event_logger_provider"}
+)
 
 
 def _wants_datadog_names(settings: Settings, kwargs: dict[str, Any]) -> bool:
@@ -65,7 +67,9 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        settings = Settings.resolve(**{k: v for k, v in kwargs.items() if k in _KNOB_NAMES})
+        # Everything but OpenTelemetry's own provider arguments is a setting, so a misspelt
+        # one raises ConfigError instead of being ignored.
+        settings = Settings.resolve(**{k: v for k, v in kwargs.items() if k not in _OTEL_KWARGS})
         if not settings.enabled:
             return
         tracer = trace.get_tracer(

@@ -87,7 +87,11 @@ def _with_traceparent(op: _operation.Operation, args: Any, kwargs: Any) -> Any:
     if runtime is None or not runtime.settings.webhook_metadata_link or not op.recording:
         return None
     params = args[2] if len(args) > 2 else kwargs.get("params")
-    new = _metadata_link.with_traceparent(op.verb, op.template, params, op.span.get_span_context())
+    options = args[3] if len(args) > 3 else kwargs.get("options")
+    key = options.get("idempotency_key") if isinstance(options, dict) else None
+    new = _metadata_link.with_traceparent(
+        op.verb, op.template, params, op.span.get_span_context(), key
+    )
     if new is None:
         return None
     if len(args) > 2:

@@ -85,7 +85,8 @@ class HoneycombSettings:
     def __repr__(self) -> str:
         # Header values may be credentials (the team key, a collector's token): names only.
         return (
-            f"HoneycombSettings(signal={self.signal!r}, endpoint={self.endpoint!r}, "
+            f"HoneycombSettings(signal={self.signal!r}, "
+            f"endpoint={_without_userinfo(self.endpoint)!r}, "
             f"protocol={self.protocol!r}, api_key={_key_hint(self.api_key)}, "
             f"dataset={self.dataset!r}, headers={sorted(self.headers)!r}, "
             f"compression={self.compression!r}, timeout={self.timeout!r}, "
@@ -93,6 +94,12 @@ class HoneycombSettings:
         )
 
     __str__ = __repr__
+
+
+def _without_userinfo(endpoint: str) -> str:
+    # `https://user:token@collector:4318`: credentials in the URL are never shown.
+    scheme, sep, rest = endpoint.rpartition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if "@" in rest else endpoint
 
 
 class _Sources:
@@ -203,7 +210,7 @@ def _grpc_endpoint(value: str, source: str) -> tuple[str, str, bool]:
     try:
         port = url.port
     except ValueError:
-        raise _invalid(source, value, "the port is not a number") from None
+        raise _invalid(source, value, "the port is not a number", show="@" not in value) from None
     if has_scheme:
         insecure = url.scheme == "http"
         port = port or (80 if insecure else 443)

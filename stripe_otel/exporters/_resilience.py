@@ -44,16 +44,25 @@ def dropped_counts() -> dict[tuple[str, str], int]:
         return dict(_drops)
 
 
+def _value_size(value: object) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):  # arrays of strings can be large too
+        return sum(len(item) if isinstance(item, str) else 8 for item in value)
+    return 8
+
+
+def _attributes_size(attributes: Any) -> int:
+    return sum(len(key) + _value_size(value) for key, value in (attributes or {}).items())
+
+
 def approximate_size(span: ReadableSpan) -> int:
     """A cheap estimate of a span's encoded size, for the byte bound."""
-    size = _SPAN_OVERHEAD_BYTES + len(span.name)
-    for key, value in (span.attributes or {}).items():
-        size += len(key) + (len(value) if isinstance(value, str) else 8)
+    size = _SPAN_OVERHEAD_BYTES + len(span.name) + _attributes_size(span.attributes)
     for event in span.events:
-        size += len(event.name) + sum(
-            len(k) + (len(v) if isinstance(v, str) else 8)
-            for k, v in (event.attributes or {}).items()
-        )
+        size += len(event.name) + _attributes_size(event.attributes)
+    for link in span.links:
+        size += 32 + _attributes_size(link.attributes)
     return size
 
 
@@ -89,8 +98,10 @@ class ResilientExporter(SpanExporter):
             unit="{span}",
             description="Spans an exporter gave up on: backlog full, rejected, too large.",
         )
-        # A forked worker must not re-send (duplicate) its parent's backlog.
-        os.register_at_fork(after_in_child=self._forget_backlog)
+        self._closed = False
+        # A forked worker must not re-send (duplicate) its parent's backlog, nor inherit a
+        # lock another thread of the parent held at the fork.
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     # -- SpanExporter ---------------------------------------------------------------
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -111,13 +122,14 @@ class ResilientExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
         try:
-            with self._lock:
-                while self._backlog and time.monotonic() < deadline:
-                    before = len(self._backlog)
-                    self._drain(limit=1)
-                    if len(self._backlog) == before:
-                        break  # the backend still refuses: keep the rest for later
+            # The retry timer may hold the lock while it drains: wait no longer than allowed.
+            if not self._lock.acquire(timeout=max(0.0, timeout_millis / 1000)):
+                return False
+            try:
+                self._drain(deadline=deadline)
                 empty = not self._backlog
+            finally:
+                self._lock.release()
             # The SDK's base class returns None here; only an explicit False is a failure.
             return self.inner.force_flush(timeout_millis) is not False and empty
         except Exception as exc:  # noqa: BLE001
@@ -126,13 +138,17 @@ class ResilientExporter(SpanExporter):
 
     def shutdown(self) -> None:
         try:
+            self._closed = True  # no new retry timer from here on
             if self._timer is not None:
                 self._timer.cancel()
             self.force_flush(timeout_millis=5_000)
-            with self._lock:
-                if self._backlog_spans:
-                    self._count_drop(self._backlog_spans, "shutdown")
-                self._forget_backlog()
+            if self._lock.acquire(timeout=5.0):
+                try:
+                    if self._backlog_spans:
+                        self._count_drop(self._backlog_spans, "shutdown")
+                    self._forget_backlog()
+                finally:
+                    self._lock.release()
             self.inner.shutdown()
         except Exception as exc:  # noqa: BLE001
             report(f"{self.name}.shutdown", exc)
@@ -157,10 +173,13 @@ class ResilientExporter(SpanExporter):
             return []
         return batch
 
-    def _drain(self, limit: int | None = None) -> bool:
-        """Retry the backlog, oldest first. True if it is now empty."""
+    def _drain(self, limit: int | None = None, deadline: float | None = None) -> bool:
+        """Retry the backlog, oldest first, for at most *limit* batches or until *deadline*.
+        True if it is now empty."""
         sent = 0
         while self._backlog and (limit is None or sent < limit):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
             batch, size = self._backlog.popleft()
             self._backlog_spans -= len(batch)
             self._backlog_bytes -= size
@@ -198,7 +217,7 @@ class ResilientExporter(SpanExporter):
         """Retry the backlog on a timer too: the SDK's batch processor only calls us with
         new spans (its force_flush does not reach exporters), so an app gone quiet after
         an outage would otherwise hold its backlog until shutdown."""
-        if self._timer is None and self._backlog:
+        if self._timer is None and self._backlog and not self._closed:
             self._timer = threading.Timer(self._next_interval, self._retry_tick)
             self._timer.daemon = True
             self._timer.start()
@@ -207,7 +226,10 @@ class ResilientExporter(SpanExporter):
         try:
             with self._lock:
                 self._timer = None
-                emptied = self._drain()
+                if self._closed:
+                    return
+                # Bounded: a shutdown waiting for the lock must not wait out a long backlog.
+                emptied = self._drain(deadline=time.monotonic() + 2.0)
                 # Back off while the backend stays down; start again fast once it is back.
                 self._next_interval = (
                     self.retry_interval_s if emptied else min(self._next_interval * 2, 60.0)
@@ -215,6 +237,12 @@ class ResilientExporter(SpanExporter):
                 self._arm_retry()
         except Exception as exc:  # noqa: BLE001 - a timer thread must not die noisily
             report(f"{self.name}.retry", exc)
+
+    def _after_fork_in_child(self) -> None:
+        global _drops_lock
+        self._lock = threading.Lock()
+        _drops_lock = threading.Lock()
+        self._forget_backlog()
 
     def _forget_backlog(self) -> None:
         self._backlog.clear()

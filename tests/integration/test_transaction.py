@@ -311,3 +311,32 @@ def test_non_recording_span_still_runs_the_body(telemetry: Telemetry) -> None:
     assert seen == [(True, False)]  # our span was current, unsampled
     assert errors() == before
     assert telemetry.spans() == []
+
+
+async def test_one_transaction_object_shared_by_concurrent_tasks(telemetry: Any) -> None:
+    # `CHECKOUT = transaction("checkout")` at module level, entered by concurrent handlers.
+    import asyncio
+
+    from opentelemetry import trace
+
+    from stripe_otel import StripeInstrumentor, transaction
+
+    StripeInstrumentor().instrument(tracer_provider=telemetry.provider)
+    try:
+        checkout = transaction("checkout")
+        seen: list[Any] = []
+
+        async def handler(delay: float) -> None:
+            async with checkout:
+                inner = trace.get_current_span()
+                await asyncio.sleep(delay)
+                assert trace.get_current_span() is inner
+            # Nothing current afterwards (not someone's ended transaction span).
+            seen.append(trace.get_current_span().get_span_context().is_valid)
+
+        await asyncio.gather(handler(0.01), handler(0.03))  # first in is first out
+    finally:
+        StripeInstrumentor().uninstrument()
+    assert seen == [False, False]  # each task got its own context back
+    spans = [s for s in telemetry.spans() if s.name == "checkout"]
+    assert len(spans) == 2 and spans[0].context.span_id != spans[1].context.span_id

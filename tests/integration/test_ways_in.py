@@ -217,3 +217,9 @@ def test_suppressed_instrumentation_makes_no_span(
     with suppress_instrumentation():
         stripe.Customer.create(description="quiet")
     assert instrument.spans() == []
+
+
+def test_misspelt_setting_is_an_error_not_ignored() -> None:
+    with pytest.raises(ConfigError, match="record_idempotency_keys"):
+        StripeInstrumentor().instrument(record_idempotency_keys=False)
+    assert not StripeInstrumentor().is_instrumented_by_opentelemetry

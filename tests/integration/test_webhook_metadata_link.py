@@ -73,3 +73,19 @@ def test_full_metadata_is_left_alone(linking: Telemetry, stripe_globals: Any) ->
 def test_off_by_default(instrument: Telemetry, stripe_globals: Any) -> None:
     intent = stripe.PaymentIntent.create(**PI_PARAMS)
     assert KEY not in intent.metadata
+
+
+def test_app_idempotent_retries_are_never_altered(linking: Telemetry, stripe_globals: Any) -> None:
+    # A retry with the same key must send the same parameters, or Stripe refuses it.
+    first = stripe.PaymentIntent.create(**PI_PARAMS, idempotency_key="order-42")
+    again = stripe.PaymentIntent.create(**PI_PARAMS, idempotency_key="order-42")
+    assert first.id == again.id
+    assert KEY not in first.metadata
+
+
+def test_updates_are_left_alone(linking: Telemetry, stripe_globals: Any) -> None:
+    # An update could push an object already holding 50 keys past Stripe's limit.
+    intent = stripe.PaymentIntent.create(**PI_PARAMS)
+    stripe.PaymentIntent.modify(intent.id, description="changed")
+    [update] = [r for r in stripe_globals.requests if r.path == f"/v1/payment_intents/{intent.id}"]
+    assert KEY.encode() not in update.body

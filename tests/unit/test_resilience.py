@@ -148,3 +148,14 @@ def test_backlog_is_retried_on_a_timer_without_new_spans() -> None:
         time.sleep(0.02)
     assert delivered(backend) == ["s0", "s1"]
     exporter.shutdown()
+
+
+def test_array_attributes_count_towards_the_byte_bound() -> None:
+    from stripe_otel.exporters._resilience import approximate_size
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span("big", attributes={"tags": ["x" * 1000] * 50}).end()
+    [span] = memory.get_finished_spans()
+    assert approximate_size(span) >= 50_000

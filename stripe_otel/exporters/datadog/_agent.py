@@ -51,8 +51,9 @@ EXPORTER_NAME: Final = "datadog"
 # An old Agent without v0.5 answers 404 (or 415); it will not learn v0.5 while we run.
 _FALLBACK_STATUSES: Final = frozenset({404, 415})
 # A batch we could not encode will not encode on retry either. Reported to the resilience
-# layer as a rejection, so it is dropped and counted instead of blocking the backlog.
-_UNENCODABLE: Final = 400
+# layer as "too large", so it is split down to the one bad span, which alone is dropped and
+# counted, instead of losing (or blocking the backlog with) the whole batch.
+_UNENCODABLE: Final = 413
 
 
 class _AgentSender(SpanExporter):

@@ -258,7 +258,10 @@ class SpanMapper:
             elif kind is bool:
                 meta[key] = "true" if value else "false"
             elif kind is int or kind is float:
-                metrics[key] = float(value)
+                try:
+                    metrics[key] = float(value)
+                except OverflowError:  # an int beyond a double's range: keep it as text
+                    meta[key] = str(value)
             else:
                 meta[key] = _attr_str(value)
         meta[META_SPAN_KIND] = _KIND[span.kind]
