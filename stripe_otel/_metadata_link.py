@@ -4,9 +4,10 @@ Webhooks are usually handled by another process (or machine) than the one that m
 API call, where the in-process link map cannot help. With
 ``STRIPE_OTEL_WEBHOOK_METADATA_LINK=true``, v1 creates of objects that take metadata (and
 that the app gave no idempotency key) get ``metadata[otel_traceparent]`` = the W3C
-traceparent of the call's span, and a webhook whose object carries it links back. It never overwrites a key the app set, and it
-stays within Stripe's limits (50 keys; 40-character keys; 500-character values). This
-*writes to the app's Stripe data*: off by default, documented in the README.
+traceparent of the call's span, and a webhook whose object carries it links back. It never
+overwrites a key the app set, and it stays within Stripe's limits (50 keys; 40-character
+keys; 500-character values). This *writes to the app's Stripe data*: off by default,
+documented in the README.
 """
 
 from __future__ import annotations
