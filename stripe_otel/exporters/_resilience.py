@@ -99,6 +99,7 @@ class ResilientExporter(SpanExporter):
             description="Spans an exporter gave up on: backlog full, rejected, too large.",
         )
         self._closed = False
+        self._dropped_here = 0  # this exporter's own drops (the module counter is shared)
         # A forked worker must not re-send (duplicate) its parent's backlog, nor inherit a
         # lock another thread of the parent held at the fork.
         os.register_at_fork(after_in_child=self._after_fork_in_child)
@@ -107,14 +108,15 @@ class ResilientExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             with self._lock:
-                dropped_before = sum(dropped_counts().values())
+                dropped_before = self._dropped_here
                 batch = list(spans)
                 rest = self._send(batch) if self._drain() else batch
-                if not rest:
-                    return SpanExportResult.SUCCESS
-                self._keep(rest)
-                dropped = sum(dropped_counts().values()) > dropped_before
-                return SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
+                if rest:
+                    self._keep(rest)
+                # FAILURE only when something was given up on (rejected, too large, pushed
+                # out of the backlog); spans kept for retry are not lost.
+                lost = self._dropped_here > dropped_before
+                return SpanExportResult.FAILURE if lost else SpanExportResult.SUCCESS
         except Exception as exc:  # noqa: BLE001 - an exporter must not raise into the SDK
             report(f"{self.name}.export", exc)
             return SpanExportResult.FAILURE
@@ -250,6 +252,7 @@ class ResilientExporter(SpanExporter):
         self._timer = None  # in a forked child the parent's timer thread does not exist
 
     def _count_drop(self, count: int, reason: str) -> None:
+        self._dropped_here += count
         with _drops_lock:
             _drops[(self.name, reason)] += count
         self._dropped.add(

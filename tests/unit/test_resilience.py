@@ -159,3 +159,11 @@ def test_array_attributes_count_towards_the_byte_bound() -> None:
     provider.get_tracer("t").start_span("big", attributes={"tags": ["x" * 1000] * 50}).end()
     [span] = memory.get_finished_spans()
     assert approximate_size(span) >= 50_000
+
+
+def test_export_reports_failure_when_it_gave_spans_up() -> None:
+    rejected = ResilientExporter(ScriptedBackend([401]), "test-result-401")
+    assert rejected.export(make_spans(2)).name == "FAILURE"
+    kept = ResilientExporter(ScriptedBackend([503]), "test-result-503")
+    assert kept.export(make_spans(2)).name == "SUCCESS"  # kept for retry, not lost
+    kept.shutdown()
