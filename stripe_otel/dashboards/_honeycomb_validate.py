@@ -173,6 +173,23 @@ def _query_rule_problems(query: Mapping[str, Any], prefix: str) -> list[str]:
     return problems
 
 
+def _validators_for(openapi: Path | None) -> dict[str, Any]:
+    path = openapi if openapi is not None else openapi_path()
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except OSError:
+        _load(path)  # raises the readable DashboardError
+        raise
+    return _validators(path, mtime_ns)
+
+
+def body_problems(schema: str, body: object, *, openapi: Path | None = None) -> list[str]:
+    """Problems with one request body against ``#/components/schemas/<schema>`` (``Query``,
+    ``QueryAnnotation`` or ``Board``): what the importer sends, as Honeycomb would check
+    it. The API stand-in in the tests uses this, so both sides share one validator."""
+    return _schema_problems(_validators_for(openapi)[schema], body, "$")
+
+
 def validate(spec: dict[str, Any], *, openapi: Path | None = None) -> list[str]:
     """Problems with ``spec`` as ``"path: message"`` lines; an empty list means valid.
 
@@ -180,13 +197,7 @@ def validate(spec: dict[str, Any], *, openapi: Path | None = None) -> list[str]:
     ``QueryAnnotation`` and the board (placeholder ids filled in) against ``Board``.
     Raises :class:`DashboardError` when the OpenAPI document cannot be found or read.
     """
-    path = openapi if openapi is not None else openapi_path()
-    try:
-        mtime_ns = path.stat().st_mtime_ns
-    except OSError:
-        _load(path)  # raises the readable DashboardError
-        raise
-    validators = _validators(path, mtime_ns)
+    validators = _validators_for(openapi)
     problems = shape_problems(spec)
     if problems:
         return problems

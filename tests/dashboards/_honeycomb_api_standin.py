@@ -8,54 +8,22 @@ out 11-character base62 ids, keeps boards, and fails on demand at a chosen reque
 
 from __future__ import annotations
 
-import functools
 import json
 import secrets
 import string
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
-from stripe_otel.dashboards.honeycomb import openapi_path
+from stripe_otel.dashboards._honeycomb_validate import body_problems
 
 KEY = "hcxk_standin0123456789abcdefABCDEF"
 _ALPHABET = string.ascii_letters + string.digits
-_URI = "urn:standin:honeycomb"
 
 
 def new_id() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(11))
-
-
-def _close(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {k: _close(v) for k, v in node.items()}
-        if isinstance(node.get("properties"), dict) and "additionalProperties" not in node:
-            out["additionalProperties"] = False
-        return out
-    if isinstance(node, list):
-        return [_close(v) for v in node]
-    return node
-
-
-@functools.lru_cache(maxsize=2)
-def _validators(path: Path) -> dict[str, jsonschema.Draft202012Validator]:
-    doc = _close(json.loads(path.read_text()))
-    registry = Registry().with_resource(
-        _URI, Resource.from_contents(doc, default_specification=DRAFT202012)
-    )
-    return {
-        name: jsonschema.Draft202012Validator(
-            {"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry
-        )
-        for name in ("Query", "QueryAnnotation", "Board")
-    }
 
 
 @dataclass
@@ -71,7 +39,6 @@ class HoneycombStandin:
     def __init__(self, *, key: str = KEY, datasets: tuple[str, ...] = ("__all__",)) -> None:
         self.key = key
         self.datasets = set(datasets)
-        self.validators = _validators(openapi_path())
         self.queries: dict[str, dict[str, Any]] = {}
         self.annotations: dict[str, dict[str, Any]] = {}
         self.boards: dict[str, dict[str, Any]] = {}
@@ -132,8 +99,9 @@ class HoneycombStandin:
             return self._route(method, path.strip("/").split("/"), body)
 
     def _invalid(self, schema: str, body: Any) -> str | None:
-        errors = sorted(self.validators[schema].iter_errors(body), key=lambda e: e.json_path)
-        return f"{errors[0].json_path}: {errors[0].message}" if errors else None
+        # The product's own validator: the stand-in and the importer agree by construction.
+        problems = body_problems(schema, body)
+        return problems[0] if problems else None
 
     def _route(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
         match method, parts:
