@@ -1,14 +1,14 @@
 """The SDK's retry loop, run with a stand-in client so each attempt gets its own span.
 
 Inside any Stripe operation: a non-recording one gets no attempt spans, but its attempts
-are still counted for the retry metric.
+are still counted for the retry metric (when metrics are on; otherwise the loop runs untouched).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stripe_otel import _attempts, _operation
+from stripe_otel import _attempts, _operation, _runtime
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
 
@@ -23,6 +23,9 @@ def _prepare(wrapped: Any, instance: Any, args: Any, kwargs: Any, is_async: bool
     loop = getattr(wrapped, "__func__", None)
     if op is None or loop is None:
         return None
+    runtime = _runtime.current
+    if not op.recording and (runtime is None or runtime.instruments is None):
+        return None  # an unsampled call's attempts only feed the retry metric: none here
     stand_in = safe_call(_attempts.begin_loop, instance, op, _headers_arg(args, kwargs), is_async)
     return None if stand_in is None else (op, loop, stand_in)
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from stripe_otel import ConfigError, StripeInstrumentor, _operation, _timing
+from stripe_otel import ConfigError, StripeInstrumentor, _attempts, _operation, _timing
 from tests.conftest import Telemetry
 
 pytestmark = pytest.mark.integration
@@ -223,3 +223,18 @@ def test_misspelt_setting_is_an_error_not_ignored() -> None:
     with pytest.raises(ConfigError, match="record_idempotency_keys"):
         StripeInstrumentor().instrument(record_idempotency_keys=False)
     assert not StripeInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_unsampled_with_metrics_off_leaves_the_retry_loop_untouched(
+    stripe_globals: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = _attempts.begin_loop
+    monkeypatch.setattr(_attempts, "begin_loop", lambda *a: calls.append("x") or real(*a))
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    StripeInstrumentor().instrument(tracer_provider=provider, metrics=False)
+    try:
+        stripe.Customer.create(description="nothing to record")
+    finally:
+        StripeInstrumentor().uninstrument()
+    assert calls == []
