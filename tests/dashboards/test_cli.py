@@ -51,7 +51,8 @@ def test_dry_run_needs_no_keys_and_sends_nothing(
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "POST" in out or "PUT" in out or "GET" in out
+    assert "GET http://127.0.0.1:9/api/v1/dashboard" in out  # what it would ask first
+    assert "nothing was sent" in out
     assert "would import" in out
 
 

@@ -24,7 +24,7 @@ EMAIL = "jane.secret@example.com"
 PHONE = "+14155550123"
 STREET = "1 Hidden Lane"
 METADATA_VALUE = "meta-value-9f8e7d"
-SENSITIVE = [CARD, CVC + "X", EMAIL, PHONE, STREET, METADATA_VALUE, TEST_KEY, "Bearer"]
+SENSITIVE = [CARD, EMAIL, PHONE, STREET, METADATA_VALUE, TEST_KEY, "Bearer"]
 
 
 def _dump(span: ReadableSpan) -> str:
@@ -44,10 +44,9 @@ def _dump(span: ReadableSpan) -> str:
 
 def _assert_clean(text: str) -> None:
     for needle in SENSITIVE:
-        if needle == CVC + "X":
-            continue
         assert needle not in text, f"{needle!r} leaked"
-    assert '"987"' not in text, "CVC leaked"
+    # Three digits occur in ordinary values (ports, statuses): look for the CVC as a value.
+    assert f'"{CVC}"' not in text, "CVC leaked"
 
 
 CUSTOMER_PARAMS: dict[str, Any] = {
