@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.context import Context
 
-from stripe_otel import _transaction, semconv
+from stripe_otel import _runtime, _transaction, semconv
 from stripe_otel._guard import safe_call
 
 if TYPE_CHECKING:
@@ -110,11 +110,15 @@ class DbWriteSpanProcessor(SpanProcessor):
         # owner -> span id of the write span being counted there now (to skip nested layers).
         self._counting: dict[_Owner, int] = {}
 
+    # An SDK provider cannot drop a processor, so after uninstrument() this one stays
+    # installed; like every other hook it then passes straight through.
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        safe_call(self._on_start, span, parent_context)
+        if _runtime.current is not None:
+            safe_call(self._on_start, span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        safe_call(self._on_end, span)
+        if _runtime.current is not None:
+            safe_call(self._on_end, span)
 
     def _nested(self, owner: _Owner) -> bool:
         # Called with the lock held.

@@ -340,3 +340,23 @@ async def test_one_transaction_object_shared_by_concurrent_tasks(telemetry: Any)
     assert seen == [False, False]  # each task got its own context back
     spans = [s for s in telemetry.spans() if s.name == "checkout"]
     assert len(spans) == 2 and spans[0].context.span_id != spans[1].context.span_id
+
+
+def test_db_spans_are_left_alone_after_uninstrument(telemetry: Any, tmp_path: Any) -> None:
+    import sqlite3
+
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+    from stripe_otel import StripeInstrumentor
+
+    StripeInstrumentor().instrument(tracer_provider=telemetry.provider)
+    StripeInstrumentor().uninstrument()  # the processor stays on the provider
+    SQLite3Instrumentor().instrument(tracer_provider=telemetry.provider)
+    try:
+        cursor = sqlite3.connect(tmp_path / "after.db").cursor()
+        cursor.execute("CREATE TABLE t (x)")
+        cursor.execute("INSERT INTO t VALUES (1)")
+    finally:
+        SQLite3Instrumentor().uninstrument()
+    [insert] = [s for s in telemetry.spans() if s.name.startswith("INSERT")]
+    assert semconv.STRIPE_PHASE not in (insert.attributes or {})
