@@ -66,3 +66,15 @@ def test_stacktrace_has_frames_but_no_source_lines() -> None:
         text = safe_stacktrace(exc)
     assert "in fail" in text
     assert "4242" not in text
+
+
+@pytest.mark.parametrize("text", ["3782 822463 10005", "3056-930902-5904", "4000056655665556"])
+def test_printed_card_layouts_are_recognised(text: str) -> None:
+    assert contains_card_number(text)
+
+
+def test_uuid_digit_runs_are_not_card_numbers() -> None:
+    # The SDK's idempotency keys are UUIDs; digits split at a UUID's dashes are no PAN.
+    # ("34-4832-8749-989" passes Luhn once joined.)
+    key = "a34e9110-4e34-4832-8749-989f5ff480ff"
+    assert scrub(key) == key
