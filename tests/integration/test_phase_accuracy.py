@@ -164,11 +164,23 @@ def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
     StripeInstrumentor().uninstrument()
 
 
-def _check(case: Case) -> None:
-    api_tolerance = max(3.0, 0.1 * case.server_ms)
-    net_tolerance = max(3.0, 0.1 * case.true_network_ms)
-    assert abs(case.api_error_ms) <= api_tolerance, case
-    assert abs(case.network_error_ms) <= net_tolerance, case
+#: Measurements per case; the median is held to the bound. One sample is at the mercy of
+#: whatever else the test process does at that instant (another test's daemon thread taking
+#: the GIL between the response arriving and its timestamp): once in CI a single sample
+#: was 3.4 ms off where the quiet-machine maximum over 50 runs was 1.2 ms.
+REPEATS = 3
+
+
+def _check(runs: list[list[Case]]) -> None:
+    """*runs*: REPEATS results of Rig.run (a new-connection and a reused-connection case)."""
+    for cases in zip(*runs, strict=True):  # the new cases together, then the reused ones
+        case = cases[0]
+        api_error = statistics.median(c.api_error_ms for c in cases)
+        network_error = statistics.median(c.network_error_ms for c in cases)
+        api_tolerance = max(3.0, 0.1 * case.server_ms)
+        net_tolerance = max(3.0, 0.1 * case.true_network_ms)
+        assert abs(api_error) <= api_tolerance, cases
+        assert abs(network_error) <= net_tolerance, cases
 
 
 @pytest.mark.parametrize("server_ms", SERVER_MS)
@@ -177,8 +189,7 @@ def _check(case: Case) -> None:
 def test_estimate_within_bounds_over_tls(
     transport: str, one_way_ms: float, server_ms: float, tls_rig: Rig, instrumented: Telemetry
 ) -> None:
-    for case in tls_rig.run(instrumented, transport, one_way_ms, server_ms):
-        _check(case)
+    _check([tls_rig.run(instrumented, transport, one_way_ms, server_ms) for _ in range(REPEATS)])
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -187,8 +198,7 @@ def test_estimate_over_plain_http_without_delay(
 ) -> None:
     rig = Rig(tmp_path, tls=False)
     try:
-        for case in rig.run(instrumented, transport, 0.0, 50.0):
-            _check(case)
+        _check([rig.run(instrumented, transport, 0.0, 50.0) for _ in range(REPEATS)])
     finally:
         rig.close()
 
