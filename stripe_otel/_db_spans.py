@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.context import Context
 
 from stripe_otel import _runtime, _transaction, semconv
-from stripe_otel._guard import safe_call
+from stripe_otel._guard import report, safe_call
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -76,6 +76,12 @@ def _is_db_scope(scope_name: str) -> bool:
     return any(part in lowered for part in _DB_SCOPES)
 
 
+def _is_ours(span: ReadableSpan) -> bool:
+    """One of stripe-otel's own spans: never a DB write, nothing to count."""
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name == semconv.INSTRUMENTATION_NAME
+
+
 def _is_db_span(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
     if scope is not None and _is_db_scope(scope.name):
@@ -112,13 +118,24 @@ class DbWriteSpanProcessor(SpanProcessor):
 
     # An SDK provider cannot drop a processor, so after uninstrument() this one stays
     # installed; like every other hook it then passes straight through.
+    # Every span of the app passes through here, ours included (six per Stripe call), so
+    # the common case (not a DB span) returns before any call or lock: try/except costs
+    # nothing in CPython 3.11 until something raises.
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if _runtime.current is not None:
-            safe_call(self._on_start, span, parent_context)
+        try:
+            if _runtime.current is None or _is_ours(span):
+                return
+            self._on_start(span, parent_context)
+        except Exception as exc:  # noqa: BLE001 - fail open
+            report("DbWriteSpanProcessor._on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if _runtime.current is not None:
-            safe_call(self._on_end, span)
+        try:
+            if _runtime.current is None or _is_ours(span):
+                return
+            self._on_end(span)
+        except Exception as exc:  # noqa: BLE001 - fail open
+            report("DbWriteSpanProcessor._on_end", exc)
 
     def _nested(self, owner: _Owner) -> bool:
         # Called with the lock held.
@@ -149,10 +166,12 @@ class DbWriteSpanProcessor(SpanProcessor):
         if span_context is None:
             return
         span_id = span_context.span_id
-        with self._lock:
-            entry = self._open.pop(span_id, None)
-            if entry is not None and self._counting.get(entry[1]) == span_id:
-                del self._counting[entry[1]]
+        entry = None
+        if span_id in self._open:  # a lock-free look first: most spans were never counted
+            with self._lock:
+                entry = self._open.pop(span_id, None)
+                if entry is not None and self._counting.get(entry[1]) == span_id:
+                    del self._counting[entry[1]]
         if entry is not None:
             entry[0].add_db_write(_duration(span))
             return

@@ -46,6 +46,8 @@ class Operation:
     token: object = None
     var_token: object = None
     attempts: int = 0
+    #: Backoffs the SDK computed (one per retry), seen on any operation, sampled or not.
+    retries: int = 0
     status_code: int | None = None
     response_headers: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
@@ -160,7 +162,7 @@ def finish(op: Operation, result: Any, exc: BaseException | None) -> None:
             runtime.instruments,
             _metric_base(op, status),
             end_perf - op.perf0,
-            max(0, op.attempts - 1),
+            max(op.retries, op.attempts - 1),
             error,
         )
     if not op.recording:
