@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,35 +31,63 @@ from stripe_otel._url import operation_name, url_template
 _current: ContextVar[Operation | None] = ContextVar("stripe_otel_operation", default=None)
 
 
-@dataclass(slots=True, eq=False)
+# A plain class rather than a dataclass: one is made per Stripe call, and a dataclass of
+# this size costs milliseconds of start-up to generate.
 class Operation:
     """What we learn about one Stripe call while it runs."""
 
-    span: Span
-    recording: bool
-    verb: str
-    template: str
-    wall0: int
-    perf0: int
-    server: tuple[str, int] | None = None
-    token: object = None
-    var_token: object = None
-    attempts: int = 0
-    #: Backoffs the SDK computed (one per retry), seen on any operation, sampled or not.
-    retries: int = 0
-    status_code: int | None = None
-    response_headers: Mapping[str, Any] | None = None
-    idempotency_key: str | None = None
-    http_client: str | None = None
-    pending_attempt: Any = field(default=None)
-    loop_end_perf: int | None = None
-    network_ns: int = 0
-    api_processing_ns: int = 0
-    #: None until an attempt is timed; False once one could not be (untimeable transport).
-    phases_available: bool | None = None
-    #: Set as the call returns: an ended operation is never "current", even if restoring
-    #: the caller's context failed, so one failure cannot silence every later call.
-    done: bool = False
+    __slots__ = (
+        "api_processing_ns",
+        "attempts",
+        "done",
+        "http_client",
+        "idempotency_key",
+        "loop_end_perf",
+        "network_ns",
+        "pending_attempt",
+        "perf0",
+        "phases_available",
+        "recording",
+        "response_headers",
+        "retries",
+        "server",
+        "span",
+        "status_code",
+        "template",
+        "token",
+        "var_token",
+        "verb",
+        "wall0",
+    )
+
+    def __init__(
+        self, span: Span, recording: bool, verb: str, template: str, wall0: int, perf0: int
+    ) -> None:
+        self.span = span
+        self.recording = recording
+        self.verb = verb
+        self.template = template
+        self.wall0 = wall0
+        self.perf0 = perf0
+        self.server: tuple[str, int] | None = None
+        self.token: object = None
+        self.var_token: object = None
+        self.attempts = 0
+        #: Backoffs the SDK computed (one per retry), seen on any operation, sampled or not.
+        self.retries = 0
+        self.status_code: int | None = None
+        self.response_headers: Mapping[str, Any] | None = None
+        self.idempotency_key: str | None = None
+        self.http_client: str | None = None
+        self.pending_attempt: Any = None
+        self.loop_end_perf: int | None = None
+        self.network_ns = 0
+        self.api_processing_ns = 0
+        #: None until an attempt is timed; False once one could not be (untimeable transport).
+        self.phases_available: bool | None = None
+        #: Set as the call returns: an ended operation is never "current", even if restoring
+        #: the caller's context failed, so one failure cannot silence every later call.
+        self.done = False
 
 
 def current() -> Operation | None:
