@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from wrapt.importer import when_imported
 
-from stripe_otel import _db_spans, _guard, _metrics, _rtt, _runtime, semconv
+from stripe_otel import _db_spans, _guard, _metrics, _rtt, _runtime, _shutdown, semconv
 from stripe_otel._patches import (
     dns,
     httpx_transport,
@@ -111,6 +111,8 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             groups["socket"] = dns.patches()
         for module, patches in groups.items():
             when_imported(module)(self._applier(generation, patches))
+        if settings.flush_on_sigterm:  # SIGTERM's default disposition skips atexit flushes
+            _shutdown.install(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
 
     def _applier(self, generation: int, patches: list[Patch]) -> Any:
         def apply(_module: object) -> None:
@@ -130,3 +132,4 @@ class StripeInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             while self._patches:
                 self._patches.pop().remove()
         _rtt.forget()
+        _shutdown.uninstall()
