@@ -56,8 +56,14 @@ def _exporter_and_extras(
     if vendor == "honeycomb":
         from stripe_otel.exporters import honeycomb  # noqa: PLC0415
 
-        reader = _metric_reader(honeycomb.honeycomb_metric_exporter, options)
-        return honeycomb.honeycomb_exporter(**options), [], reader
+        # Spans first: a reader started before a span setting fails would be left running.
+        exporter = honeycomb.honeycomb_exporter(**options)
+        try:
+            reader = _metric_reader(honeycomb.honeycomb_metric_exporter, options)
+        except BaseException:
+            exporter.shutdown()
+            raise
+        return exporter, [], reader
     if vendor == "datadog":
         from stripe_otel.exporters.datadog import DatadogAgentExporter  # noqa: PLC0415
         from stripe_otel.exporters.datadog._settings import agent_settings  # noqa: PLC0415
