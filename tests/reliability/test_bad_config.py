@@ -78,7 +78,7 @@ def _patched() -> list[str]:
             if isinstance(value, type):
                 owners += [(f"{name}.{k}", v) for k, v in vars(value).items()]
             for label, item in owners:
-                if isinstance(item, wrapt.ObjectProxy):
+                if isinstance(item, wrapt.FunctionWrapper):
                     found.append(f"{module.__name__}.{label}")
     return found
 
