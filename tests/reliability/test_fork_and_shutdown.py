@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from stripe_otel import semconv
+from stripe_otel import StripeInstrumentor, _shutdown, semconv
 from stripe_otel.testing import OtlpReceiver, StripeTestServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -208,3 +209,48 @@ def test_sigterm_in_a_forked_worker_flushes_its_own_spans(
     by_pid = _by_pid(spans)
     assert set(by_pid) == {child}
     assert len(_operations_under(spans, by_pid[child])) == CALLS
+
+
+@pytest.fixture
+def default_sigterm() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_handler_replaces_only_the_default_and_only_from_the_main_thread(
+    default_sigterm: None,
+) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    assert not _shutdown.install()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from_thread: list[bool] = []
+    thread = threading.Thread(target=lambda: from_thread.append(_shutdown.install()))
+    thread.start()
+    thread.join()
+    assert from_thread == [False]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert _shutdown.install() and _shutdown.installed()
+    _shutdown.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_instrument_installs_it_per_the_knob_and_uninstrument_removes_it(
+    default_sigterm: None, telemetry: Any
+) -> None:
+    instrumentor = StripeInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.provider, flush_on_sigterm=False)
+    try:
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        instrumentor.uninstrument()
+    instrumentor.instrument(tracer_provider=telemetry.provider)
+    try:
+        assert _shutdown.installed()
+    finally:
+        instrumentor.uninstrument()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
