@@ -41,6 +41,15 @@ _providers: list[Any] = []
 _timeout_s = DEFAULT_TIMEOUT_S
 
 
+def _after_fork_in_child() -> None:
+    # The parent may have held the lock in another thread at fork time.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def installed() -> bool:
     """True while our handler is the process's SIGTERM handler."""
     try:
