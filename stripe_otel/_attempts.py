@@ -34,6 +34,9 @@ class Attempt:
     end_ns: int | None = None
     timeline: _timing.Timeline | None = None
     timeline_token: object = None
+    #: Attributes learnt after the start (response, retry verdict, backoff), set in one
+    #: call as the span ends: the SDK locks and cleans once per call, not per fact.
+    pending: dict[str, Any] | None = None
 
 
 def effective_client_name(client: Any, is_async: bool) -> str | None:
@@ -79,6 +82,8 @@ def end_loop(op: _operation.Operation) -> None:
     attempt = op.pending_attempt
     op.pending_attempt = None
     if attempt is not None and attempt.span is not None:
+        if attempt.pending:
+            attempt.span.set_attributes(attempt.pending)
         attempt.span.end(end_time=attempt.end_ns)
 
 
@@ -201,7 +206,7 @@ def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) 
     if isinstance(status, int) and status >= 400:
         attributes[semconv.ERROR_TYPE] = str(status)
         attempt.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
-    attempt.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    attempt.pending = {k: v for k, v in attributes.items() if v is not None}
 
 
 def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseException) -> None:
@@ -214,7 +219,7 @@ def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseExceptio
 def retry_decided(op: _operation.Operation, will_retry: bool) -> None:
     attempt = op.pending_attempt
     if attempt is not None and attempt.span is not None:
-        attempt.span.set_attribute(semconv.STRIPE_RETRY_WILL_RETRY, bool(will_retry))
+        _pending(attempt)[semconv.STRIPE_RETRY_WILL_RETRY] = bool(will_retry)
     if not will_retry:
         end_loop(op)
 
@@ -222,8 +227,14 @@ def retry_decided(op: _operation.Operation, will_retry: bool) -> None:
 def backoff_chosen(op: _operation.Operation, seconds: float) -> None:
     attempt = op.pending_attempt
     if attempt is not None and attempt.span is not None:
-        attempt.span.set_attribute(semconv.STRIPE_RETRY_BACKOFF_MS, float(seconds) * 1000.0)
+        _pending(attempt)[semconv.STRIPE_RETRY_BACKOFF_MS] = float(seconds) * 1000.0
     end_loop(op)
+
+
+def _pending(attempt: Attempt) -> dict[str, Any]:
+    if attempt.pending is None:
+        attempt.pending = {}
+    return attempt.pending
 
 
 class AttemptingClient(wrapt.ObjectProxy):  # type: ignore[type-arg]

@@ -17,6 +17,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 _current: ContextVar[Timeline | None] = ContextVar("stripe_otel_timeline", default=None)
+#: The ContextVar itself, for transport wrappers on every HTTP call of the app: reading it
+#: directly (no Python frame) is what keeps them free outside timed Stripe attempts.
+current_var = _current
 
 
 @dataclass(slots=True, eq=False)

@@ -24,9 +24,9 @@ from typing import Any, ParamSpec, TypeVar, cast
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Tracer
 
-from stripe_otel import _db_spans, _runtime, semconv
+# _operation imports this module: reach it through the module, at call time.
+from stripe_otel import _db_spans, _operation, _runtime, semconv
 from stripe_otel._guard import safe_call
-from stripe_otel._operation import record_exception
 from stripe_otel.version import __version__
 
 __all__ = ["TransactionTotals", "add_operation", "db_write", "transaction"]
@@ -269,7 +269,7 @@ class Transaction(_Scope):
         try:
             if active.recording and active.totals is not None:
                 if exc is not None:
-                    record_exception(active.span, exc)
+                    _operation.record_exception(active.span, exc)
                 duration = end_ns - active.start_ns
                 active.span.set_attributes(_phase_attributes(active.totals, duration))
         finally:
@@ -300,7 +300,7 @@ class DbWrite(_Scope):
             if active.counts_db_write and active.totals is not None:
                 active.totals.add_db_write(max(0, end_ns - active.start_ns))
             if active.recording and exc is not None:
-                record_exception(active.span, exc)
+                _operation.record_exception(active.span, exc)
         finally:
             active.span.end(end_time=end_ns)
 
