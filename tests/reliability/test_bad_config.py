@@ -397,3 +397,10 @@ def test_settings_resolve_names_only_bad_knobs() -> None:
     # A sanity check of the table the tests above iterate over: good values pass.
     env = {knob.env: _odd_values(knob)[0] for knob in KNOBS}
     assert isinstance(Settings.resolve(environ=env), Settings)
+
+
+def test_readme_settings_table_is_the_generated_one() -> None:
+    # So a new knob (which the tests above pick up by themselves) is documented too.
+    from stripe_otel.config import markdown_table
+
+    assert markdown_table() in (ROOT / "README.md").read_text()
