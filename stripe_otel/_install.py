@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from wrapt.importer import when_imported
 
-from stripe_otel import _db_spans, _guard, _metrics, _rtt, _runtime, semconv
+from stripe_otel import _db_spans, _guard, _metrics, _rtt, _runtime, _shutdown, semconv
 from stripe_otel._patches import (
     dns,
     httpx_transport,
@@ -113,6 +113,8 @@ def install(**kwargs: Any) -> None:
         groups.setdefault(patch.module, []).append(patch)
     for module, patches in groups.items():
         when_imported(module)(_applier(generation, patches))
+    if settings.flush_on_sigterm:  # SIGTERM's default disposition skips atexit flushes
+        _shutdown.install(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
 
 
 def _applier(generation: int, patches: list[Patch]) -> Any:
@@ -137,3 +139,4 @@ def uninstall() -> None:
         while _patches:
             _patches.pop().remove()
     _rtt.forget()
+    _shutdown.uninstall()
