@@ -326,6 +326,15 @@ def test_datadog_wrong_env_value_fails_configure(
     with pytest.raises(ConfigError) as info:
         configure(vendor, set_global=False)
     assert name in str(info.value)
+    # The same when the exporter is built directly, as the OTEL_TRACES_EXPORTER entry
+    # points do: an error at start-up, not an exporter that never sends.
+    from stripe_otel.exporters.datadog import DatadogAgentExporter
+    from stripe_otel.exporters.datadog_otlp import DatadogOtlpSpanExporter
+
+    exporter_class = DatadogAgentExporter if vendor == "datadog" else DatadogOtlpSpanExporter
+    with pytest.raises(ConfigError) as info:
+        exporter_class()
+    assert name in str(info.value)
 
 
 @pytest.mark.parametrize(
