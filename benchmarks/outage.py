@@ -15,8 +15,8 @@ the exporter's backlog, RSS. With the default bounds nothing should be lost; wit
     .venv/bin/python -m benchmarks.outage [--rate 100] [--window 10] [--down 5]
         [--backlog-spans 20000] [--json out.json]
 
-Note: the receiver runs in this process (it decodes and keeps every span it is sent),
-so it shares our GIL and RSS; a real backend would not. It does so in both windows.
+The receiver runs in a child process (like a real backend, its decoding does not share
+our GIL and what it keeps is not in our RSS); the Stripe test server runs in another.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ import argparse
 import json
 import threading
 import time
-from collections import Counter
 from typing import Any
 
 import stripe
 
 from benchmarks._common import percentile, rss_mib, stripe_server
 from benchmarks._pipeline import Pipeline, pipeline, quiet_sdk_logs
-from stripe_otel.testing import OtlpReceiver
+from benchmarks._receiver_process import ReceiverProcess
 
 
 def _pay(client: stripe.StripeClient) -> None:
@@ -78,12 +77,12 @@ def _latency(calls: list[tuple[float, float]]) -> dict[str, Any]:
     }
 
 
-def _settle(pipe: Pipeline, rx: OtlpReceiver, timeout: float) -> None:
+def _settle(pipe: Pipeline, rx: ReceiverProcess, timeout: float) -> None:
     """Flush until everything produced is delivered or dropped, or *timeout* passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pipe.provider.force_flush(2_000)
-        accounted = len(rx.spans) + sum(pipe.dropped().values()) + pipe.sdk_queue_drops()
+        accounted = rx.span_count() + sum(pipe.dropped().values()) + pipe.sdk_queue_drops()
         if accounted >= pipe.counter.ended and not any(pipe.backlog().values()):
             return
         time.sleep(0.2)
@@ -91,7 +90,7 @@ def _settle(pipe: Pipeline, rx: OtlpReceiver, timeout: float) -> None:
 
 def run(rate: float, window: float, down: float, backlog_spans: int) -> dict[str, Any]:
     rss: list[float] = []
-    with OtlpReceiver() as rx, stripe_server() as url:
+    with ReceiverProcess() as rx, stripe_server() as url:
         client = stripe.StripeClient(
             "sk_test_benchmark", base_addresses={"api": url}, http_client=stripe.RequestsClient()
         )
@@ -110,7 +109,7 @@ def run(rate: float, window: float, down: float, backlog_spans: int) -> dict[str
             backlog_after_calls = pipe.backlog()
             _settle(pipe, rx, timeout=30)
             produced = pipe.counter.ended
-            ids = Counter(span["span_id"] for span in rx.spans)
+            ids = rx.span_ids()
             dropped = pipe.dropped()
             dropped_metric = pipe.dropped_metric()
             queue_drops = pipe.sdk_queue_drops()
