@@ -109,28 +109,37 @@ class Pipeline:
 
 
 def make_exporter(
-    vendor: str, url: str, meter_provider: MeterProvider, **bounds: Any
+    vendor: str,
+    url: str,
+    meter_provider: MeterProvider,
+    timeout: float | None = None,
+    **bounds: Any,
 ) -> SpanExporter:
-    """Our vendor exporter sending to *url*, with a 1 s timeout (a dead backend answers
-    fast or not at all; the default would only make each failed export take longer)."""
+    """Our vendor exporter sending to *url*; *timeout* None: the exporter's default."""
     if vendor == "honeycomb":
         return honeycomb_exporter(
             endpoint=url,
             protocol="http/protobuf",
             api_key="bench",
-            timeout=1,
+            timeout=timeout,
             meter_provider=meter_provider,
             **bounds,
         )
     # DatadogAgentExporter takes no backlog bounds: its are the resilience layer's defaults.
-    return DatadogAgentExporter(agent_url=url, timeout=1.0, meter_provider=meter_provider)
+    if timeout is None:
+        return DatadogAgentExporter(agent_url=url, meter_provider=meter_provider)
+    return DatadogAgentExporter(agent_url=url, timeout=timeout, meter_provider=meter_provider)
 
 
 @contextmanager
 def pipeline(
-    targets: dict[str, str], max_queue_size: int = 4096, **bounds: Any
+    targets: dict[str, str],
+    max_queue_size: int = 4096,
+    timeout: float | None = None,
+    **bounds: Any,
 ) -> Iterator[Pipeline]:
-    """Instrument stripe (full: phases + metrics) exporting to each vendor -> URL."""
+    """Instrument stripe (full: phases + metrics) exporting to each vendor -> URL, through
+    a BatchSpanProcessor with configure()'s queue size."""
     # The SDK counts what its batch processor's queue turns away only when asked to; read
     # when each BatchSpanProcessor is built.
     os.environ.setdefault(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "true")
@@ -141,7 +150,7 @@ def pipeline(
     provider.add_span_processor(counter)
     exporters: dict[str, SpanExporter] = {}
     for vendor, url in targets.items():
-        exporter = make_exporter(vendor, url, meter_provider, **bounds)
+        exporter = make_exporter(vendor, url, meter_provider, timeout, **bounds)
         exporters[vendor] = exporter
         provider.add_span_processor(
             BatchSpanProcessor(

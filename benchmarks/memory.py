@@ -6,7 +6,10 @@ What must hold: RSS plateaus. Spans pile up in two bounded places, the SDK's
 BatchSpanProcessor queue (4,096 spans, as configure() sets it; beyond it the SDK drops
 and counts) and each exporter's retry backlog (20,000 spans / 32 MiB, then the oldest
 batches are dropped and counted in dropped_counts() and the dropped-spans metric).
-Once both are full, RSS should stop growing.
+Once both are full, RSS should stop growing. The exporters' timeout is 1 s (--timeout):
+against a refused connection the SDK's OTLP exporter retries with backoff for as long as
+its timeout allows, so with the default 10 s each failed export takes ~7 s and the
+backlog would need far more than 100,000 calls to reach its bound.
 
     .venv/bin/python -m benchmarks.memory [--calls 100000] [--every 10000]
         [--exporters honeycomb,datadog] [--json out.json]
@@ -27,7 +30,7 @@ from benchmarks._common import free_port, rss_mib, stripe_server
 from benchmarks._pipeline import pipeline, quiet_sdk_logs
 
 
-def run(calls: int, every: int, vendors: list[str]) -> dict[str, Any]:
+def run(calls: int, every: int, vendors: list[str], timeout: float = 1.0) -> dict[str, Any]:
     dead = f"http://127.0.0.1:{free_port()}"  # bound and released: nothing listens
     samples: list[dict[str, Any]] = []
     with stripe_server() as url:
@@ -38,7 +41,7 @@ def run(calls: int, every: int, vendors: list[str]) -> dict[str, Any]:
         gc.collect()
         rss_start = rss_mib()
         started = time.perf_counter()
-        with pipeline(dict.fromkeys(vendors, dead)) as pipe:
+        with pipeline(dict.fromkeys(vendors, dead), timeout=timeout) as pipe:
             done = 0
             while done < calls:
                 batch = min(every, calls - done)
@@ -72,6 +75,7 @@ def run(calls: int, every: int, vendors: list[str]) -> dict[str, Any]:
         "every": every,
         "exporters": vendors,
         "endpoint": dead + " (nothing listening)",
+        "exporter_timeout_s": timeout,
         "seconds": round(elapsed, 1),
         "rss_start_mib": round(rss_start, 1),
         "rss_after_first_sample_mib": rss[0],
@@ -90,7 +94,8 @@ def run(calls: int, every: int, vendors: list[str]) -> dict[str, Any]:
 def markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"{summary['calls']:,} calls, exporters {', '.join(summary['exporters'])} -> "
-        f"{summary['endpoint']}, {summary['seconds']} s:",
+        f"{summary['endpoint']}, exporter timeout {summary['exporter_timeout_s']:g} s, "
+        f"{summary['seconds']} s:",
         "",
         "| calls | RSS MiB | median µs/call | spans produced | backlog | dropped (ours) "
         "| dropped (SDK queue) |",
@@ -121,10 +126,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--every", type=int, default=10_000)
     parser.add_argument("--exporters", default="honeycomb,datadog")
+    parser.add_argument("--timeout", type=float, default=1.0, help="exporters' timeout, s")
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
     quiet_sdk_logs()
-    summary = run(args.calls, args.every, args.exporters.split(","))
+    summary = run(args.calls, args.every, args.exporters.split(","), args.timeout)
     print(markdown(summary))
     if args.json:
         with open(args.json, "w") as fh:

@@ -11,6 +11,9 @@ Reported: p50/p99 call latency per window (and for the calls made while it was d
 spans produced vs delivered (distinct and duplicates), drops (ours, and the SDK queue's),
 the exporter's backlog, RSS. With the default bounds nothing should be lost; with a small
 --backlog-spans the excess is dropped and counted, and delivered + dropped == produced.
+The exporter keeps its default timeout (10 s; --timeout to change): against a refused
+connection the SDK's OTLP exporter retries with backoff within it, so one failed export
+holds the BatchSpanProcessor for several seconds while its queue (4,096) fills.
 
     .venv/bin/python -m benchmarks.outage [--rate 100] [--window 10] [--down 5]
         [--backlog-spans 20000] [--json out.json]
@@ -88,7 +91,14 @@ def _settle(pipe: Pipeline, rx: ReceiverProcess, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def run(rate: float, window: float, down: float, backlog_spans: int) -> dict[str, Any]:
+def run(
+    rate: float,
+    window: float,
+    down: float,
+    backlog_spans: int,
+    timeout: float | None = None,
+    queue_size: int = 4096,
+) -> dict[str, Any]:
     rss: list[float] = []
     with ReceiverProcess() as rx, stripe_server() as url:
         client = stripe.StripeClient(
@@ -96,7 +106,12 @@ def run(rate: float, window: float, down: float, backlog_spans: int) -> dict[str
         )
         _pay(client)  # connection and caches warm before anything is measured
         rss_start = rss_mib()
-        with pipeline({"honeycomb": rx.http_endpoint}, max_backlog_spans=backlog_spans) as pipe:
+        with pipeline(
+            {"honeycomb": rx.http_endpoint},
+            max_queue_size=queue_size,
+            timeout=timeout,
+            max_backlog_spans=backlog_spans,
+        ) as pipe:
             baseline = _window(client, rate, window, rss)
             # The outage: down from 1 s into the window for *down* seconds, then up.
             went_down = threading.Timer(1.0, rx.down)
@@ -122,6 +137,8 @@ def run(rate: float, window: float, down: float, backlog_spans: int) -> dict[str
         "window_s": window,
         "down_s": down,
         "max_backlog_spans": backlog_spans,
+        "exporter_timeout_s": timeout,
+        "sdk_queue_size": queue_size,
         "latency": {
             "baseline": _latency(baseline),
             "outage window": _latency(outage),
@@ -147,7 +164,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Payment calls at {summary['rate_per_s']:g}/s, two windows of "
         f"{summary['window_s']:g} s; in the second the receiver is down for "
         f"{summary['down_s']:g} s; exporter backlog bound {summary['max_backlog_spans']:,} "
-        "spans.",
+        f"spans, exporter timeout {summary['exporter_timeout_s'] or 'default'}, SDK queue "
+        f"{summary['sdk_queue_size']:,} spans.",
         "",
         "| window | calls | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|",
@@ -177,10 +195,16 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="seconds per window")
     parser.add_argument("--down", type=float, default=5.0, help="seconds the receiver is down")
     parser.add_argument("--backlog-spans", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, help="exporter timeout, s (default: its own)")
+    parser.add_argument(
+        "--queue-size", type=int, default=4096, help="the BatchSpanProcessor's max_queue_size"
+    )
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
     quiet_sdk_logs()
-    summary = run(args.rate, args.window, args.down, args.backlog_spans)
+    summary = run(
+        args.rate, args.window, args.down, args.backlog_spans, args.timeout, args.queue_size
+    )
     print(markdown(summary))
     if args.json:
         with open(args.json, "w") as fh:

@@ -80,7 +80,11 @@ def test_import_exporters_memory_outage(quick_run: tuple[dict[str, Any], str]) -
     assert mem["rss_peak_mib"] >= mem["rss_start_mib"] > 0
     assert mem["spans_produced"] > 0
 
-    assert set(results["outage"]) == {"default backlog", "small backlog"}
+    assert set(results["outage"]) == {
+        "configure() queue (4,096)",
+        "small backlog (200)",
+        "SDK default queue (2,048)",
+    }
     for summary in results["outage"].values():
         assert summary["spans_produced"] > 0
         # Every span is delivered or counted as dropped.
@@ -98,6 +102,11 @@ def test_report_describes_the_machine_and_targets(quick_run: tuple[dict[str, Any
         assert machine[field], field
     for package in ("stripe", "opentelemetry-sdk", "ddtrace"):
         assert machine["packages"][package], package
-    assert len(document["targets"]) == 4 * 2 + 2  # full and unsampled per run, import, encoder
+    targets = {t["target"] for t in document["targets"]}
+    assert len([t for t in targets if t.startswith("stripe-otel full")]) == 4 * 2
+    assert any(t.startswith("import") for t in targets)
+    assert any(t.startswith("Datadog native encoder") for t in targets)
+    assert any(t.startswith("memory bounded") for t in targets)
+    assert len([t for t in targets if t.startswith("5 s outage")]) == 3 * 2
     for heading in ("## Machine", "## Targets", "## Overhead per call", "## Memory"):
         assert heading in markdown
