@@ -60,10 +60,12 @@ def plan(quick: bool) -> list[Run]:
     runs += [
         ("outage/configure() queue (4,096)", "benchmarks.outage", window),
         # A backlog bound smaller than what the outage produces: the excess must be counted.
+        # A 1 s exporter timeout, so failed exports reach the backlog during the outage (with
+        # the default 10 s, the SDK exporter's own retries outlast a 5 s outage).
         (
             "outage/small backlog (200)",
             "benchmarks.outage",
-            [*window, "--backlog-spans", "200"],
+            [*window, "--backlog-spans", "200", "--timeout", "1"],
         ),
         # The SDK's default queue, as under opentelemetry-instrument: while a failed export
         # retries within its timeout, the queue is the only buffer.
