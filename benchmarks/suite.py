@@ -8,7 +8,8 @@ state, patch or import leaks from one into the next); the results go to
     .venv/bin/python -m benchmarks.suite [--quick] [--out benchmarks/results]
 
 ``--quick`` is a smoke run with tiny sizes (its numbers mean nothing); it writes
-``quick.json`` / ``quick.md`` and leaves RESULTS.md alone.
+``quick.json`` / ``quick.md`` and leaves RESULTS.md alone. ``--from-json FILE`` runs
+nothing and renders the report of an earlier run again.
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ def report(document: dict[str, Any]) -> str:
         found = results.get(key)
         if not found:
             continue
-        if key in ("overhead", "outage"):
+        if key == "overhead":  # each table has its own title line
+            body = "\n\n".join(render(s) for s in found.values())
+        elif key == "outage":
             body = "\n\n".join(f"### {name}\n\n{render(s)}" for name, s in found.items())
         else:
             body = render(found)
@@ -237,7 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         default=str(REPO / "benchmarks" / "RESULTS.md"),
         help="where a full run keeps its report ('' for nowhere)",
     )
+    parser.add_argument(
+        "--from-json",
+        help="run nothing: render the report (and RESULTS.md) again from this suite JSON",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        earlier: dict[str, Any] = json.loads(Path(args.from_json).read_text())
+        rendered = report(earlier)
+        if not earlier["quick"] and args.results_md:
+            Path(args.results_md).write_text(rendered)
+        print(rendered)
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
