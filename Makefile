@@ -38,3 +38,10 @@ unit: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Every benchmark (overhead with peers, import time, exporters, memory, outage): writes
+# benchmarks/results/latest.{json,md} and rewrites benchmarks/RESULTS.md. 8-16 minutes on 2 cores;
+# run it on a quiet machine. `make bench BENCH_ARGS=--quick` is a smoke run (tiny sizes).
+.PHONY: bench
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.suite $(BENCH_ARGS)

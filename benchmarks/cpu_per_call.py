@@ -30,12 +30,12 @@ _HEADERS = {"Request-Id": "req_abc123", "Stripe-Version": "2026-10-28.endive"}
 class CannedClient(HTTPClient):
     name = "canned"
 
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None, **_: Any) -> Any:
         return _BODY, 200, _HEADERS
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--profile", help="profile this configuration (cProfile, by tottime)")
@@ -47,17 +47,17 @@ def main() -> None:
         start = time.perf_counter()
         for _ in range(args.calls):
             client.v1.customers.retrieve("cus_123")
-        return (time.perf_counter() - start) / args.calls * 1e6
+        return float((time.perf_counter() - start) / args.calls * 1e6)
 
     block()
     results: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.blocks):
-        for name, (on, off) in configs.items():
-            on()
+        for name, config in configs.items():
+            config.on()
             try:
                 results[name].append(block())
             finally:
-                off()
+                config.off()
     bare = statistics.median(results["bare"])
     print("| configuration | median us/call | added us/call |")
     print("|---|---|---|")
@@ -65,7 +65,7 @@ def main() -> None:
         median = statistics.median(samples)
         print(f"| {name} | {median:.1f} | {median - bare:+.1f} |")
     if args.profile:
-        on, off = configs[args.profile]
+        on, off, _ = configs[args.profile]
         on()
         profiler = cProfile.Profile()
         profiler.enable()
