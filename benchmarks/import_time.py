@@ -14,6 +14,7 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from benchmarks._common import REPO, stripe_server
@@ -30,7 +31,19 @@ def probe(url: str, variant: str) -> dict[str, float]:
     return timings
 
 
+def _compile_bytecode() -> None:
+    # An installed wheel has its .pyc files; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 (as CI and this machine do) has none, and every probe
+    # would time compiling stripe_otel's source rather than importing it.
+    import compileall
+
+    import stripe_otel
+
+    compileall.compile_dir(str(Path(stripe_otel.__file__).parent), quiet=1)
+
+
 def run(runs: int) -> dict[str, Any]:
+    _compile_bytecode()
     samples: dict[str, list[dict[str, float]]] = {"bare": [], "auto": []}
     with stripe_server() as url:
         probe(url, "bare")  # warm the file system cache and the server

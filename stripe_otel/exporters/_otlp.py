@@ -11,7 +11,9 @@ OTLP intake.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final, Protocol
@@ -148,6 +150,30 @@ def pin_http_headers(client: Any, headers: Mapping[str, str]) -> None:
         sent.update(headers)
 
 
+# --- one try per export: ResilientExporter does the retrying -------------------------
+# The SDK's exporters retry a failed export themselves, backing off 1, 2, 4... seconds
+# until their timeout. Inside ResilientExporter that is wrong twice over: the batch
+# processor's worker is held for most of the timeout (a 5 s outage then overflows the
+# SDK's queue, where drops are neither ours to count nor visible), and the failure reaches
+# the bounded, counted backlog only after it. So each export makes one try (plus the
+# SDK's immediate reconnect on a stale connection, and any wait a 429's Retry-After asks
+# for within the timeout), and a failure goes to the backlog at once.
+
+
+def _try_once(client: Any) -> None:
+    # SDK 1.45's HTTP client: a backoff longer than the time left ends its retry loop.
+    if callable(getattr(client, "_compute_backoff", None)):
+        client._compute_backoff = lambda _retry: math.inf
+
+
+class _NoRetryWait(threading.Event):
+    """Stands in for the SDK gRPC exporter's shutdown event, on which it sleeps between
+    its own retries: returning at once ends them (the SDK then logs "aborting retry")."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
 @cache
 def _http_span_exporter_class() -> Callable[[OtlpTarget], SpanExporter]:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
@@ -167,6 +193,7 @@ def _http_span_exporter_class() -> Callable[[OtlpTarget], SpanExporter]:
                 if callable(getattr(client, "export", None)):  # SDK 1.45: _OTLPHTTPClient
                     pin_http_headers(client, settings.headers)
                     client.export = _recorded(client.export, self._record)
+                    _try_once(client)
                 elif callable(legacy := getattr(self, "_export", None)):
                     # Older SDKs: _export(data, timeout) returns the requests.Response.
                     self.__dict__["_export"] = _recorded(legacy, self._record)
@@ -197,6 +224,8 @@ def _grpc_span_exporter_class() -> Callable[[OtlpTarget], SpanExporter]:
             )
             # Empty headers make the SDK fall back to the environment's: pin ours.
             self.__dict__["_headers"] = tuple(settings.headers.items())
+            if isinstance(getattr(self, "_shutdown_in_progress", None), threading.Event):
+                self._shutdown_in_progress = _NoRetryWait()
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             self._begin()

@@ -542,19 +542,26 @@ def test_401_drops_and_counts_without_retrying(transport: str, rx: OtlpReceiver)
 
 
 @TRANSPORTS
-def test_503_then_ok_delivers_once(transport: str, rx: OtlpReceiver) -> None:
-    exporter = exporter_for(rx, transport, timeout=2.5)  # room for one ~1 s backoff
+def test_503_goes_to_the_backlog_at_once_and_is_delivered_once(
+    transport: str, rx: OtlpReceiver
+) -> None:
+    # One try per export: the SDK's own retry loop would hold the batch processor for
+    # seconds; the failed batch waits in our bounded backlog instead.
+    exporter = exporter_for(rx, transport, timeout=5.0)
     rx.fail_next(503)
-    assert exporter.export(make_spans(3)) is SpanExportResult.SUCCESS
-    assert [r.rejected_status for r in rx.requests] == [503, None]
-    assert names(rx.spans) == ["span-0", "span-1", "span-2"]
+    assert exporter.export(make_spans(3)) is SpanExportResult.SUCCESS  # kept, not lost
+    assert [r.rejected_status for r in rx.requests] == [503]
+    assert exporter.backlog_spans == 3
+    exporter.export(make_spans(1, "next"))  # the backlog goes first
+    assert [r.rejected_status for r in rx.requests] == [503, None, None]
+    assert names(rx.spans) == ["span-0", "span-1", "span-2", "next-0"]
     assert exporter.backlog_spans == 0
     exporter.shutdown()
 
 
-@TRANSPORTS
-def test_429_honours_retry_after(transport: str, rx: OtlpReceiver) -> None:
-    exporter = exporter_for(rx, transport, timeout=2.0)
+def test_429_honours_retry_after_within_the_timeout_over_http(rx: OtlpReceiver) -> None:
+    # A wait the backend asks for (and that fits in the timeout) is still waited.
+    exporter = exporter_for(rx, "http", timeout=2.0)
     rx.fail_next(429, retry_after=0.3)
     started = time.monotonic()
     exporter.export(make_spans(2))
@@ -563,6 +570,18 @@ def test_429_honours_retry_after(transport: str, rx: OtlpReceiver) -> None:
     assert 0.25 <= elapsed < 0.75
     assert [r.rejected_status for r in rx.requests] == [429, None]
     assert names(rx.spans) == ["span-0", "span-1"]
+    exporter.shutdown()
+
+
+def test_429_over_grpc_goes_to_the_backlog(rx: OtlpReceiver) -> None:
+    # The SDK's gRPC exporter sleeps its retries on the event we replace: no wait here.
+    exporter = exporter_for(rx, "grpc", timeout=2.0)
+    rx.fail_next(429, retry_after=0.3)
+    exporter.export(make_spans(2))
+    assert [r.rejected_status for r in rx.requests] == [429]
+    assert exporter.backlog_spans == 2
+    exporter.export(make_spans(1, "next"))
+    assert names(rx.spans) == ["span-0", "span-1", "next-0"]
     exporter.shutdown()
 
 
