@@ -110,3 +110,19 @@ def test_report_describes_the_machine_and_targets(quick_run: tuple[dict[str, Any
     assert len([t for t in targets if t.startswith("5 s outage")]) == 3 * 2
     for heading in ("## Machine", "## Targets", "## Overhead per call", "## Memory"):
         assert heading in markdown
+
+
+def test_floor_splits_the_overhead(quick_run: tuple[dict[str, Any], str]) -> None:
+    document, markdown = quick_run
+    floors = document["results"]["floor"]
+    assert set(floors) == {"requests", "httpx"}
+    for summary in floors.values():
+        # One retrieve: operation, attempt, two network legs, api_processing, sdk_decode.
+        assert summary["spans_per_call"] == 6
+        assert summary["metric_records_per_call"] == 4  # duration + three phases
+        assert summary["sdk_spans_us"] > 0 and summary["sdk_metric_records_us"] > 0
+        assert summary["sdk_floor_us"] == pytest.approx(
+            summary["sdk_spans_us"] + summary["sdk_metric_records_us"], abs=0.11
+        )
+        assert summary["floor_ratio"] > 1
+    assert "Where the time goes" in markdown
