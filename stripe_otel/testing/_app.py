@@ -12,6 +12,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import _form
 from ._control import handle_control
 from ._errors import ApiError, invalid_request, unrecognized_url
 from ._faults import (
@@ -141,8 +142,10 @@ class App:
             "events": Events("events"),
         }
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         with self.lock:
+            if seed is not None:
+                _form._rand.seed(seed)
             self.store.reset()
             self.faults.clear()
             self.delays.clear()

@@ -148,3 +148,23 @@ def test_every_action_is_documented_and_accepted_by_the_control_api(
     assert server.pending_faults == 1
     status, _, body = raw(server, "GET", "/v1/customers")
     assert (status, json.loads(body)["object"]) == (200, "future_object")
+
+
+def test_reset_with_a_seed_repeats_ids_and_request_ids(server: StripeTestServer) -> None:
+    def run() -> list[Any]:
+        server.reset(seed=7)
+        client = client_for(server, "requests")
+        customer = client.v1.customers.create({"description": "seeded"})
+        intent = client.v1.payment_intents.create({"amount": 100, "currency": "usd"})
+        return [
+            customer.id,
+            customer.invoice_prefix,
+            customer.last_response.request_id,
+            intent.id,
+            intent.client_secret,
+        ]
+
+    first = run()
+    assert run() == first
+    server.reset()  # without a seed the generator just goes on
+    assert client_for(server, "requests").v1.customers.create().id != first[0]
