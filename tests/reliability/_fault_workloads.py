@@ -15,6 +15,8 @@ and ISO timestamps, HTTP dates, and memory addresses.
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterator
@@ -423,7 +425,7 @@ def run_case(
             http_client=transport,
             max_network_retries=case.retries,
         )
-    before = server.request_count
+    before = _control_request_count(server)
     info = RunInfo()
     instrumentor = StripeInstrumentor()
     if telemetry is not None:
@@ -451,12 +453,24 @@ def run_case(
         ops = telemetry.operations()
         info.operations = len(ops)
         info.attempts = sum(len(telemetry.attempts(op)) for op in ops)
+    count = _control_request_count(server) - before
     recorded = server.requests[before:]
     requests = tuple(
         (r.method, *map(norm.text, (r.path, r.query, r.body.decode("latin-1"))), r.status)
         for r in recorded
     )
-    return Observation(outcome, server.request_count - before, requests), info
+    assert count == len(requests), "the server's count and its record disagree"
+    return Observation(outcome, count, requests), info
+
+
+def _control_request_count(server: StripeTestServer) -> int:
+    """Requests the server has received, from its control API (not counted itself)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/_control/health")
+        return int(json.loads(conn.getresponse().read())["request_count"])
+    finally:
+        conn.close()
 
 
 async def _run_async(

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 _FAULT_DRAW = [name for name, weight in FAULT_WEIGHTS.items() for _ in range(weight)]
 
 # Generated cases per test; the explicit ones come on top.
-SYNC_EXAMPLES = 120
+SYNC_EXAMPLES = 130
 ASYNC_EXAMPLES = 85
 
 
@@ -136,6 +136,9 @@ def _check(case: Case, server: StripeTestServer, telemetry: Telemetry) -> None:
     instrumented, info = run_case(case, server, telemetry)
     assert instrumented == bare, case.describe() + _where(bare, instrumented)
     assert bare.request_count >= 1, case.describe()
+    if case.faults[0] == "slow":
+        # The timeout really fired: the app got an error, or the SDK tried again.
+        assert bare.outcome[0] == "raised" or bare.request_count > 1, case.describe()
     if case.hooks == "all":
         assert info.internal_errors > 0, f"the broken hooks were never called: {case.describe()}"
     if case.hooks == "normal":
@@ -172,6 +175,19 @@ def _coverage(seen: list[Case], styles: tuple[str, ...], generated: int) -> None
     assert len(kinds) >= len(FAULTS) - 4, f"generation never drew: {set(FAULTS) - kinds}"
 
 
+def _summary(seen: list[Case], styles: tuple[str, ...]) -> str:
+    explicit = set(explicit_cases(styles))
+    generated = set(seen) - explicit
+    kinds = Counter(f for c in seen for f in c.faults)
+    return (
+        f"{len(set(seen))} distinct cases ({len(generated)} generated, {len(explicit)} explicit)"
+        f"; faults: {dict(kinds)}; styles: {dict(Counter(c.style for c in seen))}"
+        f"; transports: {dict(Counter(c.transport for c in seen))}"
+        f"; workloads: {dict(Counter(c.workload for c in seen))}"
+        f"; hooks: {dict(Counter(c.hooks for c in seen))}"
+    )
+
+
 def test_sync_styles_observe_the_same_under_faults(
     sdk: StripeTestServer, telemetry: Telemetry
 ) -> None:
@@ -184,6 +200,7 @@ def test_sync_styles_observe_the_same_under_faults(
 
     check()
     _coverage(seen, SYNC_STYLES, SYNC_EXAMPLES)
+    print(_summary(seen, SYNC_STYLES))
 
 
 def test_async_styles_observe_the_same_under_faults(
@@ -198,3 +215,4 @@ def test_async_styles_observe_the_same_under_faults(
 
     check()
     _coverage(seen, ASYNC_STYLES, ASYNC_EXAMPLES)
+    print(_summary(seen, ASYNC_STYLES))
