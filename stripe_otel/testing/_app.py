@@ -12,9 +12,17 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import _form
 from ._control import handle_control
 from ._errors import ApiError, invalid_request, unrecognized_url
-from ._faults import DelayRules, Fault, FaultQueue, render_fault
+from ._faults import (
+    PASS_THROUGH,
+    DelayRules,
+    Fault,
+    FaultQueue,
+    relabel_content_type,
+    render_fault,
+)
 from ._form import decode_form, mask_key, new_request_id
 from ._http import REASONS, Reply, Request
 from ._payments import PaymentIntents, PaymentMethods
@@ -134,8 +142,10 @@ class App:
             "events": Events("events"),
         }
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         with self.lock:
+            if seed is not None:
+                _form._rand.seed(seed)
             self.store.reset()
             self.faults.clear()
             self.delays.clear()
@@ -189,7 +199,7 @@ class App:
             delay = self.delays.seconds(req.method, req.path)
             fault = self.faults.take(req.method, req.path)
             status = 0
-            if fault is not None and fault.action != "delay":
+            if fault is not None and fault.action not in PASS_THROUGH:
 
                 def render(s: int, hs: list[tuple[str, str]], b: bytes, ct: str) -> bytes:
                     return self._render(s, b, req, rid, hs, content_type=ct)
@@ -202,6 +212,8 @@ class App:
                     delay += fault.delay_ms / 1000.0
                     extra = list(fault.headers.items())
                 status, data = self._api(req, rid, extra)
+                if fault is not None and fault.action == "wrong_content_type":
+                    data = relabel_content_type(data)
                 reply = Reply(data, close=not req.keep_alive)
             reply.delay += delay
             headers = dict(req.headers)

@@ -12,11 +12,24 @@ from typing import Any
 
 from ._http import Reply
 
-__all__ = ["ACTIONS", "DelayRules", "Fault", "FaultQueue", "render_fault"]
+__all__ = [
+    "ACTIONS",
+    "PASS_THROUGH",
+    "WRONG_CONTENT_TYPE",
+    "DelayRules",
+    "Fault",
+    "FaultQueue",
+    "relabel_content_type",
+    "render_fault",
+]
 
 ACTIONS = frozenset(
-    {"respond", "reset", "reset_mid_body", "delay", "truncated_json", "non_json", "huge"}
-)
+    {"respond", "reset", "reset_mid_body", "delay", "truncated_json", "non_json", "huge",
+     "unknown_fields", "wrong_content_type"}
+)  # fmt: skip
+#: Actions whose request the app still handles; the fault only alters how it answers.
+PASS_THROUGH = frozenset({"delay", "wrong_content_type"})
+WRONG_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 # (status, extra headers, body, content type) -> complete response bytes
 Render = Callable[[int, list[tuple[str, str]], bytes, str], bytes]
@@ -41,7 +54,10 @@ class Fault:
     connection, no response), ``reset_mid_body`` (headers and part of the body, then
     close), ``delay`` (answer normally after ``delay_ms``), ``truncated_json`` (200, cut
     JSON, correct Content-Length), ``non_json`` (200, text/html), ``huge`` (200, valid
-    JSON of ``size_bytes``). An empty ``message`` picks Stripe's wording for the status.
+    JSON of ``size_bytes``), ``unknown_fields`` (200, a valid object of a type and with
+    fields no SDK knows, nested ones too), ``wrong_content_type`` (the normal answer, status
+    and body, labelled ``text/plain``). An empty ``message`` picks Stripe's wording for the
+    status.
     """
 
     status: int = 500
@@ -201,6 +217,43 @@ _SAMPLE = json.dumps(
 ).encode()
 
 
+_UNKNOWN = json.dumps(
+    {
+        "id": "fut_UnknownFields000000000",
+        "object": "future_object",
+        "created": 1700000000,
+        "livemode": False,
+        "status": "a_status_from_the_future",
+        "metadata": {},
+        "future_scalar": 1.5,
+        "future_nested": {
+            "object": "future_nested_object",
+            "id": "futn_UnknownFields00000000",
+            "values": [1, 2.5, None, True, "x", {"object": "future_item"}],
+        },
+        "future_list": {
+            "object": "list",
+            "url": "/v1/future_items",
+            "has_more": False,
+            "data": [{"id": "futi_UnknownFields00000000", "object": "future_item"}],
+        },
+    },
+    indent=2,
+).encode()
+
+
+def relabel_content_type(response: bytes) -> bytes:
+    """The same response with its ``Content-Type`` replaced (the first one is the head's)."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    head = re.sub(
+        rb"(?im)^content-type:[^\r\n]*",
+        b"Content-Type: " + WRONG_CONTENT_TYPE.encode(),
+        head,
+        count=1,
+    )
+    return head + sep + body
+
+
 def render_fault(fault: Fault, render: Render, keep_alive: bool) -> Reply:
     """The reply for a fault; the caller adds any rule delay."""
     headers = list(fault.headers.items())
@@ -230,7 +283,9 @@ def render_fault(fault: Fault, render: Render, keep_alive: bool) -> Reply:
         return Reply(
             render(200, headers, huge_body(fault.size_bytes), "application/json"), close=close
         )
+    if action == "unknown_fields":
+        return Reply(render(200, headers, _UNKNOWN, "application/json"), close=close)
     if action == "reset_mid_body":
         full = render(200, headers, _SAMPLE, "application/json")
         return Reply(full[: len(full) - len(_SAMPLE) // 2], close=True)
-    raise AssertionError(action)  # "delay" is handled by the app
+    raise AssertionError(action)  # PASS_THROUGH actions are handled by the app

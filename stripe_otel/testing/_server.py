@@ -173,10 +173,15 @@ class StripeTestServer:
         return self._app.api_version
 
     # -- control -----------------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         """Forget objects, faults, delays, recorded requests, idempotency keys, webhook
-        endpoints and deliveries."""
-        self._app.reset()
+        endpoints and deliveries.
+
+        With ``seed``, ids, request ids and other random values are drawn from that seed
+        from now on, so the same requests get the same answers (timestamps aside). The
+        generator is shared by every server in the process.
+        """
+        self._app.reset(seed)
         self._webhooks.reset()
 
     def set_delay(
