@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import wrapt
@@ -26,14 +25,28 @@ from stripe_otel._headers import header
 from stripe_otel._redact import error_type_name, scrub, stripe_id
 
 
-@dataclass(slots=True, eq=False)
 class Attempt:
-    number: int
-    span: Span | None
-    token: object = None
-    end_ns: int | None = None
-    timeline: _timing.Timeline | None = None
-    timeline_token: object = None
+    """One HTTP try: its span (None when not recorded) and its timeline."""
+
+    __slots__ = ("end_ns", "number", "pending", "span", "timeline", "timeline_token", "token")
+
+    def __init__(
+        self,
+        number: int,
+        span: Span | None,
+        token: object = None,
+        timeline: _timing.Timeline | None = None,
+        timeline_token: object = None,
+    ) -> None:
+        self.number = number
+        self.span = span
+        self.token = token
+        self.end_ns: int | None = None
+        self.timeline = timeline
+        self.timeline_token = timeline_token
+        #: Attributes learnt after the start (response, retry verdict, backoff), set in one
+        #: call as the span ends: the SDK locks and cleans once per call, not per fact.
+        self.pending: dict[str, Any] | None = None
 
 
 def effective_client_name(client: Any, is_async: bool) -> str | None:
@@ -79,6 +92,8 @@ def end_loop(op: _operation.Operation) -> None:
     attempt = op.pending_attempt
     op.pending_attempt = None
     if attempt is not None and attempt.span is not None:
+        if attempt.pending:
+            attempt.span.set_attributes(attempt.pending)
         attempt.span.end(end_time=attempt.end_ns)
 
 
@@ -90,7 +105,7 @@ def start_attempt(op: _operation.Operation) -> Attempt:
         return Attempt(op.attempts, None)  # counted for metrics, nothing recorded
     timeline, timeline_token = _timing.start() if runtime.settings.phases else (None, None)
     if not runtime.settings.attempt_spans:
-        return Attempt(op.attempts, None, None, None, timeline, timeline_token)
+        return Attempt(op.attempts, None, None, timeline, timeline_token)
     attributes: dict[str, Any] = {semconv.STRIPE_ATTEMPT: op.attempts}
     if op.attempts > 1:
         attributes[semconv.HTTP_REQUEST_RESEND_COUNT] = op.attempts - 1
@@ -104,7 +119,7 @@ def start_attempt(op: _operation.Operation) -> Attempt:
     )
     # Current during the exchange, so transport-level spans nest under it.
     token = context.attach(trace.set_span_in_context(span))
-    return Attempt(op.attempts, span, token, None, timeline, timeline_token)
+    return Attempt(op.attempts, span, token, timeline, timeline_token)
 
 
 def _close(op: _operation.Operation, attempt: Attempt, responded: bool) -> None:
@@ -201,7 +216,7 @@ def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) 
     if isinstance(status, int) and status >= 400:
         attributes[semconv.ERROR_TYPE] = str(status)
         attempt.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
-    attempt.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    attempt.pending = {k: v for k, v in attributes.items() if v is not None}
 
 
 def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseException) -> None:
@@ -214,7 +229,7 @@ def attempt_raised(op: _operation.Operation, attempt: Attempt, exc: BaseExceptio
 def retry_decided(op: _operation.Operation, will_retry: bool) -> None:
     attempt = op.pending_attempt
     if attempt is not None and attempt.span is not None:
-        attempt.span.set_attribute(semconv.STRIPE_RETRY_WILL_RETRY, bool(will_retry))
+        _pending(attempt)[semconv.STRIPE_RETRY_WILL_RETRY] = bool(will_retry)
     if not will_retry:
         end_loop(op)
 
@@ -222,8 +237,14 @@ def retry_decided(op: _operation.Operation, will_retry: bool) -> None:
 def backoff_chosen(op: _operation.Operation, seconds: float) -> None:
     attempt = op.pending_attempt
     if attempt is not None and attempt.span is not None:
-        attempt.span.set_attribute(semconv.STRIPE_RETRY_BACKOFF_MS, float(seconds) * 1000.0)
+        _pending(attempt)[semconv.STRIPE_RETRY_BACKOFF_MS] = float(seconds) * 1000.0
     end_loop(op)
+
+
+def _pending(attempt: Attempt) -> dict[str, Any]:
+    if attempt.pending is None:
+        attempt.pending = {}
+    return attempt.pending
 
 
 class AttemptingClient(wrapt.ObjectProxy):  # type: ignore[type-arg]

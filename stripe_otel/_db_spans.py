@@ -24,20 +24,13 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.context import Context
-
-from stripe_otel import _runtime, _transaction, semconv
+from stripe_otel import semconv
 from stripe_otel._guard import safe_call
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-else:
-    try:
-        from opentelemetry.sdk.trace import SpanProcessor
-    except ImportError:  # the SDK is optional; without it there is no provider to join
-        SpanProcessor = object
+    from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["WRITE_VERBS", "DbWriteSpanProcessor", "install"]
+__all__ = ["WRITE_VERBS", "install"]
 
 # OpenTelemetry's DB semantic conventions, old and new names. We only read them, never
 # emit them, so they are not part of our allowlist in semconv.
@@ -58,12 +51,12 @@ WRITE_VERBS: Final = frozenset(
 _VERB_RE: Final = re.compile(r"(?:\s|\(|/\*.*?\*/|--[^\n]*(?:\n|$))*([A-Za-z]+)", re.DOTALL)
 # Bound on spans remembered between start and end: a span an instrumentation never ends
 # must not grow memory forever.
-_MAX_OPEN: Final = 4096
+MAX_OPEN: Final = 4096
 
-_Owner = tuple[int, int]
+Owner = tuple[int, int]
 
 
-def _verb(text: object) -> str:
+def verb(text: object) -> str:
     if not isinstance(text, str):
         return ""
     match = _VERB_RE.match(text)
@@ -76,7 +69,13 @@ def _is_db_scope(scope_name: str) -> bool:
     return any(part in lowered for part in _DB_SCOPES)
 
 
-def _is_db_span(span: ReadableSpan) -> bool:
+def is_ours(span: ReadableSpan) -> bool:
+    """One of stripe-otel's own spans: never a DB write, nothing to count."""
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name == semconv.INSTRUMENTATION_NAME
+
+
+def is_db_span(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
     if scope is not None and _is_db_scope(scope.name):
         return True
@@ -84,92 +83,20 @@ def _is_db_span(span: ReadableSpan) -> bool:
     return _DB_SYSTEM in attributes or _DB_SYSTEM_NAME in attributes
 
 
-def _shows_write(attributes: Mapping[str, Any]) -> bool:
-    return any(_verb(attributes.get(key)) in WRITE_VERBS for key in _WRITE_EVIDENCE)
+def shows_write(attributes: Mapping[str, Any]) -> bool:
+    return any(verb(attributes.get(key)) in WRITE_VERBS for key in _WRITE_EVIDENCE)
 
 
-def _owner() -> _Owner:
+def owner() -> Owner:
     # The unit of "one statement at a time": a thread, or an asyncio task within it.
     loop = asyncio._get_running_loop()
     task = asyncio.current_task(loop) if loop is not None else None
     return threading.get_ident(), id(task)
 
 
-def _duration(span: ReadableSpan) -> int:
+def duration(span: ReadableSpan) -> int:
     start, end = span.start_time, span.end_time
     return max(0, end - start) if start is not None and end is not None else 0
-
-
-class DbWriteSpanProcessor(SpanProcessor):
-    """Marks DB write spans ``stripe.phase=db_write`` and counts them into transactions."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # span id -> (the transaction it counts into, its owner), from start to end.
-        self._open: dict[int, tuple[_transaction.TransactionTotals, _Owner]] = {}
-        # owner -> span id of the write span being counted there now (to skip nested layers).
-        self._counting: dict[_Owner, int] = {}
-
-    # An SDK provider cannot drop a processor, so after uninstrument() this one stays
-    # installed; like every other hook it then passes straight through.
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if _runtime.current is not None:
-            safe_call(self._on_start, span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if _runtime.current is not None:
-            safe_call(self._on_end, span)
-
-    def _nested(self, owner: _Owner) -> bool:
-        # Called with the lock held.
-        return self._counting.get(owner) in self._open
-
-    def _on_start(self, span: Span, parent_context: Context | None) -> None:
-        if not _is_db_span(span) or _verb(span.name) not in WRITE_VERBS:
-            return
-        span.set_attribute(semconv.STRIPE_PHASE, semconv.PHASE_DB_WRITE)
-        totals = _transaction.current_totals()
-        if totals is None or _transaction.in_db_write():
-            return
-        span_id = span.get_span_context().span_id
-        owner = _owner()
-        with self._lock:
-            if self._nested(owner):
-                return
-            if len(self._open) >= _MAX_OPEN:
-                stale_id, (_, stale_owner) = next(iter(self._open.items()))
-                del self._open[stale_id]
-                if self._counting.get(stale_owner) == stale_id:
-                    del self._counting[stale_owner]
-            self._open[span_id] = (totals, owner)
-            self._counting[owner] = span_id
-
-    def _on_end(self, span: ReadableSpan) -> None:
-        span_context = span.context
-        if span_context is None:
-            return
-        span_id = span_context.span_id
-        with self._lock:
-            entry = self._open.pop(span_id, None)
-            if entry is not None and self._counting.get(entry[1]) == span_id:
-                del self._counting[entry[1]]
-        if entry is not None:
-            entry[0].add_db_write(_duration(span))
-            return
-        attributes = span.attributes or {}
-        if attributes.get(semconv.STRIPE_PHASE) is not None:
-            return  # decided at start (or one of our own spans): nothing to add now
-        # Fallback: not recognisable by name at start. DB spans end in the thread or task
-        # that made them, so the current context is the one the statement ran in.
-        if not _is_db_span(span) or not _shows_write(attributes):
-            return
-        totals = _transaction.current_totals()
-        if totals is None or _transaction.in_db_write():
-            return
-        with self._lock:
-            if self._nested(_owner()):
-                return
-        totals.add_db_write(_duration(span))
 
 
 _install_lock = threading.Lock()
@@ -204,6 +131,11 @@ def _install(tracer_provider: object) -> bool:
         # Marked first: a provider we could not mark would get a second processor (and
         # count every write twice) on the next call.
         _mark(tracer_provider, True)
+        # Imported only now: the processor subclasses the SDK's, and a provider that takes
+        # processors means the SDK is loaded already; importing it earlier would add its
+        # import time to every app's start-up.
+        from stripe_otel._db_processor import DbWriteSpanProcessor  # noqa: PLC0415
+
         try:
             add(DbWriteSpanProcessor())
         except BaseException:

@@ -7,8 +7,7 @@ explicit buckets from 1 ms to 30 s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.metrics import Counter, Histogram, Meter
 
@@ -21,8 +20,7 @@ BUCKETS_S = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Instruments:
+class Instruments(NamedTuple):
     operation_duration: Histogram
     phase_duration: Histogram
     retries: Counter

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from stripe_otel import _links, _metrics, _phase_spans, _runtime, _transaction, semconv
 from stripe_otel._headers import header
-from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, stripe_id
+from stripe_otel._redact import error_type_name, safe_stacktrace, scrub, scrub_label, stripe_id
 from stripe_otel._url import operation_name, url_template
 
 # Our own per-call state lives in a plain ContextVar, not in the OpenTelemetry context:
@@ -32,33 +31,63 @@ from stripe_otel._url import operation_name, url_template
 _current: ContextVar[Operation | None] = ContextVar("stripe_otel_operation", default=None)
 
 
-@dataclass(slots=True, eq=False)
+# A plain class rather than a dataclass: one is made per Stripe call, and a dataclass of
+# this size costs milliseconds of start-up to generate.
 class Operation:
     """What we learn about one Stripe call while it runs."""
 
-    span: Span
-    recording: bool
-    verb: str
-    template: str
-    wall0: int
-    perf0: int
-    server: tuple[str, int] | None = None
-    token: object = None
-    var_token: object = None
-    attempts: int = 0
-    status_code: int | None = None
-    response_headers: Mapping[str, Any] | None = None
-    idempotency_key: str | None = None
-    http_client: str | None = None
-    pending_attempt: Any = field(default=None)
-    loop_end_perf: int | None = None
-    network_ns: int = 0
-    api_processing_ns: int = 0
-    #: None until an attempt is timed; False once one could not be (untimeable transport).
-    phases_available: bool | None = None
-    #: Set as the call returns: an ended operation is never "current", even if restoring
-    #: the caller's context failed, so one failure cannot silence every later call.
-    done: bool = False
+    __slots__ = (
+        "api_processing_ns",
+        "attempts",
+        "done",
+        "http_client",
+        "idempotency_key",
+        "loop_end_perf",
+        "network_ns",
+        "pending_attempt",
+        "perf0",
+        "phases_available",
+        "recording",
+        "response_headers",
+        "retries",
+        "server",
+        "span",
+        "status_code",
+        "template",
+        "token",
+        "var_token",
+        "verb",
+        "wall0",
+    )
+
+    def __init__(
+        self, span: Span, recording: bool, verb: str, template: str, wall0: int, perf0: int
+    ) -> None:
+        self.span = span
+        self.recording = recording
+        self.verb = verb
+        self.template = template
+        self.wall0 = wall0
+        self.perf0 = perf0
+        self.server: tuple[str, int] | None = None
+        self.token: object = None
+        self.var_token: object = None
+        self.attempts = 0
+        #: Backoffs the SDK computed (one per retry), seen on any operation, sampled or not.
+        self.retries = 0
+        self.status_code: int | None = None
+        self.response_headers: Mapping[str, Any] | None = None
+        self.idempotency_key: str | None = None
+        self.http_client: str | None = None
+        self.pending_attempt: Any = None
+        self.loop_end_perf: int | None = None
+        self.network_ns = 0
+        self.api_processing_ns = 0
+        #: None until an attempt is timed; False once one could not be (untimeable transport).
+        self.phases_available: bool | None = None
+        #: Set as the call returns: an ended operation is never "current", even if restoring
+        #: the caller's context failed, so one failure cannot silence every later call.
+        self.done = False
 
 
 def current() -> Operation | None:
@@ -160,15 +189,22 @@ def finish(op: Operation, result: Any, exc: BaseException | None) -> None:
             runtime.instruments,
             _metric_base(op, status),
             end_perf - op.perf0,
-            max(0, op.attempts - 1),
+            max(op.retries, op.attempts - 1),
             error,
         )
     if not op.recording:
         op.span.end(end_time=end_ns)
         return
-    _record_outcome(op, result, exc, status, error)
+    attributes = _outcome(op, result, exc, status, error)
     if runtime is not None and runtime.settings.phases:
-        _record_phases(op, runtime, status, end_perf, end_ns)
+        attributes.update(_record_phases(op, runtime, status, end_perf, end_ns))
+    # One set_attributes call: the SDK takes its lock and cleans values once per call.
+    op.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    request_id = attributes[semconv.STRIPE_REQUEST_ID]
+    if request_id is not None:
+        _links.remember(request_id, op.span.get_span_context())  # for webhook links
+    if exc is not None:
+        record_exception(op.span, exc)
     op.span.end(end_time=end_ns)
 
 
@@ -192,13 +228,14 @@ def _metric_base(op: Operation, status: int | None) -> dict[str, Any]:
     return base
 
 
-def _record_outcome(
+def _outcome(
     op: Operation,
     result: Any,
     exc: BaseException | None,
     status: int | None,
     error: dict[str, Any] | None,
-) -> None:
+) -> dict[str, Any]:
+    """The operation span's attributes about how the call ended (None: leave out)."""
     runtime = _runtime.current
     settings = runtime.settings if runtime is not None else None
     headers = op.response_headers
@@ -209,7 +246,7 @@ def _record_outcome(
     attributes: dict[str, Any] = {
         semconv.HTTP_RESPONSE_STATUS_CODE: status,
         semconv.STRIPE_REQUEST_ID: stripe_id(header(headers, "Request-Id")),
-        semconv.STRIPE_API_VERSION: scrub(header(headers, "Stripe-Version")),
+        semconv.STRIPE_API_VERSION: scrub_label(header(headers, "Stripe-Version")),
         semconv.STRIPE_NUM_RETRIES: op.attempts - 1 if op.attempts else None,
         semconv.STRIPE_HTTP_CLIENT: op.http_client,
         semconv.STRIPE_IDEMPOTENT_REPLAYED: True
@@ -223,22 +260,18 @@ def _record_outcome(
         attributes[semconv.STRIPE_OBJECT_ID] = _object_id(result)
     if error is not None:
         attributes.update(error)
-    op.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
-    request_id = attributes[semconv.STRIPE_REQUEST_ID]
-    if request_id is not None:
-        _links.remember(request_id, op.span.get_span_context())  # for webhook links
-    if exc is not None:
-        record_exception(op.span, exc)
+    return attributes
 
 
 def _record_phases(
     op: Operation, runtime: _runtime.Runtime, status: int | None, end_perf: int, end_ns: int
-) -> None:
-    """Totals per phase on the operation span, the sdk_decode span, metrics, transaction."""
+) -> dict[str, Any]:
+    """The sdk_decode span, phase metrics and transaction totals; returns the per-phase
+    totals for the operation span."""
     if op.phases_available is not True or op.loop_end_perf is None:
         if op.phases_available is False:
-            op.span.set_attribute(semconv.STRIPE_PHASE_AVAILABLE, False)
-        return
+            return {semconv.STRIPE_PHASE_AVAILABLE: False}
+        return {}
     decode_ns = max(0, end_perf - op.loop_end_perf)
     _phase_spans.emit_decode(
         runtime.tracer,
@@ -253,17 +286,15 @@ def _record_phases(
         semconv.PHASE_SDK_DECODE: decode_ns,
     }
     app_ns = max(0, (end_perf - op.perf0) - sum(totals.values()))
-    op.span.set_attributes(
-        {
-            semconv.STRIPE_PHASE_NETWORK_MS: op.network_ns / 1e6,
-            semconv.STRIPE_PHASE_API_PROCESSING_MS: op.api_processing_ns / 1e6,
-            semconv.STRIPE_PHASE_SDK_DECODE_MS: decode_ns / 1e6,
-            semconv.STRIPE_PHASE_APP_MS: app_ns / 1e6,
-        }
-    )
     if runtime.instruments is not None:
         _metrics.record_phases(runtime.instruments, _metric_base(op, status), totals)
     _transaction.add_operation(op.network_ns, op.api_processing_ns, decode_ns)
+    return {
+        semconv.STRIPE_PHASE_NETWORK_MS: op.network_ns / 1e6,
+        semconv.STRIPE_PHASE_API_PROCESSING_MS: op.api_processing_ns / 1e6,
+        semconv.STRIPE_PHASE_SDK_DECODE_MS: decode_ns / 1e6,
+        semconv.STRIPE_PHASE_APP_MS: app_ns / 1e6,
+    }
 
 
 def _object_id(result: Any) -> str | None:
@@ -280,12 +311,12 @@ def error_attributes(exc: BaseException) -> dict[str, Any]:
     error = getattr(exc, "error", None)
     return {
         semconv.ERROR_TYPE: error_type_name(exc),
-        semconv.STRIPE_ERROR_TYPE: scrub(getattr(error, "type", None)),
-        semconv.STRIPE_ERROR_CODE: scrub(
+        semconv.STRIPE_ERROR_TYPE: scrub_label(getattr(error, "type", None)),
+        semconv.STRIPE_ERROR_CODE: scrub_label(
             getattr(error, "code", None) or getattr(exc, "code", None)
         ),
-        semconv.STRIPE_ERROR_DECLINE_CODE: scrub(getattr(error, "decline_code", None)),
-        semconv.STRIPE_ERROR_PARAM: scrub(getattr(error, "param", None)),
+        semconv.STRIPE_ERROR_DECLINE_CODE: scrub_label(getattr(error, "decline_code", None)),
+        semconv.STRIPE_ERROR_PARAM: scrub_label(getattr(error, "param", None)),
     }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import wrapt
@@ -19,14 +18,23 @@ _logger = logging.getLogger("stripe_otel")
 _MISSING = object()
 
 
-@dataclass(eq=False)
 class Patch:
-    module: str
-    owner: str
-    attribute: str
-    wrapper: Callable[..., Any]
-    _original: Any = field(default=_MISSING, repr=False)
-    _target: Any = field(default=None, repr=False)
+    """One wrapper for ``module.owner.attribute`` (``owner`` "" for a module function)."""
+
+    __slots__ = ("_original", "_target", "attribute", "module", "owner", "wrapper")
+
+    def __init__(
+        self, module: str, owner: str, attribute: str, wrapper: Callable[..., Any]
+    ) -> None:
+        self.module = module
+        self.owner = owner
+        self.attribute = attribute
+        self.wrapper = wrapper
+        self._original: Any = _MISSING
+        self._target: Any = None
+
+    def __repr__(self) -> str:
+        return f"Patch({self.module}:{self.owner}.{self.attribute})"
 
     @property
     def applied(self) -> bool:

@@ -19,7 +19,7 @@ split between the two transits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from stripe_otel import semconv
 from stripe_otel._timing import Timeline
@@ -29,8 +29,9 @@ METHOD_WAIT_MINUS_RTT = "headers_wait_minus_rtt"
 METHOD_NO_RTT = "headers_wait_no_rtt"
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
+# NamedTuples, not dataclasses: the same immutable records, without dataclass's class
+# generation at import (which cost more start-up than the rest of these modules).
+class Interval(NamedTuple):
     phase: str
     leg: str | None
     start_ns: int
@@ -41,8 +42,7 @@ class Interval:
         return self.end_ns - self.start_ns
 
 
-@dataclass(frozen=True, slots=True)
-class Breakdown:
+class Breakdown(NamedTuple):
     """The three intervals of an attempt plus the facts behind them (wall-clock ns)."""
 
     intervals: tuple[Interval, Interval, Interval]

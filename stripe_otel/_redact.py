@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from functools import lru_cache
 from typing import Final
 
 _SECRET_RE: Final = re.compile(r"(?:sk|rk|pk)_(?:live|test)_|whsec_|Bearer\s", re.IGNORECASE)
@@ -108,6 +109,19 @@ def scrub(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > _MAX_VALUE_LEN:
         return None
     return None if looks_sensitive(value) else value
+
+
+@lru_cache(maxsize=512)
+def _scrub_cached(value: str) -> str | None:
+    return None if looks_sensitive(value) else value
+
+
+def scrub_label(value: object) -> str | None:
+    """:func:`scrub` for low-cardinality labels (API versions, Stripe's error enums),
+    whose verdicts are cached: the same few values come back on every call."""
+    if not isinstance(value, str) or not value or len(value) > _MAX_VALUE_LEN:
+        return None
+    return _scrub_cached(value)
 
 
 def stripe_id(value: object) -> str | None:

@@ -7,7 +7,7 @@ patching can never start spans after ``uninstrument()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from opentelemetry.trace import Tracer
 
@@ -15,8 +15,7 @@ from stripe_otel._metrics import Instruments
 from stripe_otel.config import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class Runtime:
+class Runtime(NamedTuple):
     tracer: Tracer
     settings: Settings
     #: None when metrics are turned off.

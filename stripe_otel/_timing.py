@@ -14,33 +14,53 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
 
 _current: ContextVar[Timeline | None] = ContextVar("stripe_otel_timeline", default=None)
+#: The ContextVar itself, for transport wrappers on every HTTP call of the app: reading it
+#: directly (no Python frame) is what keeps them free outside timed Stripe attempts.
+current_var = _current
 
 
-@dataclass(slots=True, eq=False)
 class Timeline:
     """Moments of one attempt, in perf_counter nanoseconds. First mark wins: nested
     layers (urllib3 over http.client) report the same moment twice."""
 
-    wall0: int
-    perf0: int
-    dns_start: int | None = None
-    dns_end: int | None = None
-    connect_start: int | None = None
-    connect_end: int | None = None
-    tls_start: int | None = None
-    tls_end: int | None = None
-    tls_version: str | None = None
-    #: CPU time this thread spent in the TLS handshake (sync transports only): crypto,
-    #: not round trip, so the RTT estimate leaves it out.
-    tls_cpu_ns: int | None = None
-    tls_cpu_start: int | None = None
-    send_start: int | None = None
-    send_end: int | None = None
-    headers: int | None = None
-    body_end: int | None = None
+    __slots__ = (
+        "body_end",
+        "connect_end",
+        "connect_start",
+        "dns_end",
+        "dns_start",
+        "headers",
+        "perf0",
+        "send_end",
+        "send_start",
+        "tls_cpu_ns",
+        "tls_cpu_start",
+        "tls_end",
+        "tls_start",
+        "tls_version",
+        "wall0",
+    )
+
+    def __init__(self, wall0: int, perf0: int) -> None:
+        self.wall0 = wall0
+        self.perf0 = perf0
+        self.dns_start: int | None = None
+        self.dns_end: int | None = None
+        self.connect_start: int | None = None
+        self.connect_end: int | None = None
+        self.tls_start: int | None = None
+        self.tls_end: int | None = None
+        self.tls_version: str | None = None
+        #: CPU time this thread spent in the TLS handshake (sync transports only): crypto,
+        #: not round trip, so the RTT estimate leaves it out.
+        self.tls_cpu_ns: int | None = None
+        self.tls_cpu_start: int | None = None
+        self.send_start: int | None = None
+        self.send_end: int | None = None
+        self.headers: int | None = None
+        self.body_end: int | None = None
 
     def wall(self, perf_ns: int) -> int:
         return self.wall0 + (perf_ns - self.perf0)

@@ -18,15 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Tracer
 
-from stripe_otel import _db_spans, _runtime, semconv
+# _operation imports this module: reach it through the module, at call time.
+from stripe_otel import _db_spans, _operation, _runtime, semconv
 from stripe_otel._guard import safe_call
-from stripe_otel._operation import record_exception
 from stripe_otel.version import __version__
 
 __all__ = ["TransactionTotals", "add_operation", "db_write", "transaction"]
@@ -41,7 +40,6 @@ _totals: ContextVar[TransactionTotals | None] = ContextVar("stripe_otel_totals",
 _in_db_write: ContextVar[bool] = ContextVar("stripe_otel_in_db_write", default=False)
 
 
-@dataclass(slots=True, eq=False)
 class TransactionTotals:
     """Nanoseconds per phase and the operation count of one transaction.
 
@@ -50,13 +48,24 @@ class TransactionTotals:
     so an outer transaction's totals are the whole even if an inner one fails to close.
     """
 
-    parent: TransactionTotals | None = None
-    network: int = 0
-    api_processing: int = 0
-    sdk_decode: int = 0
-    db_write: int = 0
-    operations: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    __slots__ = (
+        "_lock",
+        "api_processing",
+        "db_write",
+        "network",
+        "operations",
+        "parent",
+        "sdk_decode",
+    )
+
+    def __init__(self, parent: TransactionTotals | None = None) -> None:
+        self.parent = parent
+        self.network = 0
+        self.api_processing = 0
+        self.sdk_decode = 0
+        self.db_write = 0
+        self.operations = 0
+        self._lock = threading.Lock()
 
     def add_operation(self, network: int, api_processing: int, sdk_decode: int) -> None:
         self._add(network, api_processing, sdk_decode, 0, 1)
@@ -150,18 +159,38 @@ def _phase_attributes(totals: TransactionTotals, duration_ns: int) -> dict[str, 
     }
 
 
-@dataclass(slots=True, eq=False)
 class _Active:
     """One entered scope: its span, when it started, and how to restore the context."""
 
-    span: Span
-    recording: bool
-    start_ns: int
-    token: object
-    totals: TransactionTotals | None
-    var: ContextVar[Any]
-    var_token: Token[Any]
-    counts_db_write: bool = False
+    __slots__ = (
+        "counts_db_write",
+        "recording",
+        "span",
+        "start_ns",
+        "token",
+        "totals",
+        "var",
+        "var_token",
+    )
+
+    def __init__(
+        self,
+        span: Span,
+        recording: bool,
+        start_ns: int,
+        token: object,
+        totals: TransactionTotals | None,
+        var: ContextVar[Any],
+        var_token: Token[Any],
+    ) -> None:
+        self.span = span
+        self.recording = recording
+        self.start_ns = start_ns
+        self.token = token
+        self.totals = totals
+        self.var = var
+        self.var_token = var_token
+        self.counts_db_write = False
 
 
 def _open(
@@ -269,7 +298,7 @@ class Transaction(_Scope):
         try:
             if active.recording and active.totals is not None:
                 if exc is not None:
-                    record_exception(active.span, exc)
+                    _operation.record_exception(active.span, exc)
                 duration = end_ns - active.start_ns
                 active.span.set_attributes(_phase_attributes(active.totals, duration))
         finally:
@@ -300,7 +329,7 @@ class DbWrite(_Scope):
             if active.counts_db_write and active.totals is not None:
                 active.totals.add_db_write(max(0, end_ns - active.start_ns))
             if active.recording and exc is not None:
-                record_exception(active.span, exc)
+                _operation.record_exception(active.span, exc)
         finally:
             active.span.end(end_time=end_ns)
 

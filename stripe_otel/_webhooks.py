@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,17 +28,39 @@ LINK_IN_PROCESS = "in_process"
 LINK_METADATA = "metadata"
 
 
-@dataclass(slots=True, eq=False)
 class Webhook:
-    span: Span
-    recording: bool
-    thin: bool
-    wall0: int
-    perf0: int
-    signature_t: int | None
-    verify_end_perf: int | None = None
-    signature_valid: bool | None = None
-    tokens: list[Any] = field(default_factory=list)
+    """One webhook being handled: its span, clock anchor and what verify found."""
+
+    __slots__ = (
+        "perf0",
+        "recording",
+        "signature_t",
+        "signature_valid",
+        "span",
+        "thin",
+        "tokens",
+        "verify_end_perf",
+        "wall0",
+    )
+
+    def __init__(
+        self,
+        span: Span,
+        recording: bool,
+        thin: bool,
+        wall0: int,
+        perf0: int,
+        signature_t: int | None,
+    ) -> None:
+        self.span = span
+        self.recording = recording
+        self.thin = thin
+        self.wall0 = wall0
+        self.perf0 = perf0
+        self.signature_t = signature_t
+        self.verify_end_perf: int | None = None
+        self.signature_valid: bool | None = None
+        self.tokens: list[Any] = []
 
 
 def current() -> Webhook | None:

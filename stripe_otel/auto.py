@@ -3,11 +3,13 @@
 Import it before or after ``import stripe``; the patches go in when stripe is imported.
 Settings come from the ``STRIPE_OTEL_*`` environment variables and are checked now, so a
 bad value fails here, at start-up, naming the variable.
+
+This installs directly, without ``opentelemetry.instrumentation``'s ``BaseInstrumentor``
+(and so without its package-version check, which costs more start-up time than all of
+stripe-otel): ``StripeInstrumentor`` sees the result and can ``uninstrument()`` it.
 """
 
-from stripe_otel.config import Settings
-from stripe_otel.instrumentor import StripeInstrumentor
+from stripe_otel import _install
 
-Settings.resolve()
-if not StripeInstrumentor().is_instrumented_by_opentelemetry:
-    StripeInstrumentor().instrument()
+if not _install.installed():
+    _install.install()

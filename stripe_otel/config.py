@@ -16,7 +16,7 @@ from typing import Any
 
 from stripe_otel._redact import scrub
 
-__all__ = ["KNOBS", "ConfigError", "Knob", "Settings"]
+__all__ = ["KNOBS", "ConfigError", "Knob", "Settings", "markdown_table", "setting"]
 
 
 class ConfigError(ValueError):
@@ -40,7 +40,10 @@ def _parse_auto_bool(raw: object) -> str:
         return "true" if raw else "false"
     if isinstance(raw, str) and raw.strip().lower() == "auto":
         return "auto"
-    return "true" if _parse_bool(raw) else "false"
+    try:
+        return "true" if _parse_bool(raw) else "false"
+    except ValueError:
+        raise ValueError("expected auto or one of true/false/1/0/yes/no/on/off") from None
 
 
 def _parse_non_negative_float(raw: object) -> float:
@@ -142,6 +145,15 @@ KNOBS: tuple[Knob, ...] = (
         "Record `stripe.object.id` of the response object (only Stripe-shaped ids).",
     ),
     Knob(
+        "flush_on_sigterm",
+        "STRIPE_OTEL_FLUSH_ON_SIGTERM",
+        _parse_bool,
+        True,
+        "On SIGTERM, flush finished spans and metrics (bounded by a timeout) before the "
+        "process dies by SIGTERM as before. Only when the process still has the default "
+        "SIGTERM handler: an app's or a server's own handler (gunicorn, uvicorn) is left alone.",
+    ),
+    Knob(
         "error_log_interval",
         "STRIPE_OTEL_ERROR_LOG_INTERVAL",
         _parse_non_negative_float,
@@ -166,6 +178,7 @@ class Settings:
     webhook_metadata_link: bool = False
     record_idempotency_key: bool = True
     record_object_id: bool = True
+    flush_on_sigterm: bool = True
     error_log_interval: float = 60.0
 
     @classmethod
@@ -182,22 +195,65 @@ class Settings:
                 f"known: {', '.join(sorted(_KNOBS_BY_NAME))}"
             )
         values: dict[str, Any] = {}
+        problems: list[str] = []
         for knob in KNOBS:
-            if knob.name in overrides and overrides[knob.name] is not None:
-                raw, source = overrides[knob.name], f"argument {knob.name}="
-            elif env.get(knob.env, "").strip():
-                raw, source = env[knob.env], f"environment variable {knob.env}"
-            else:
-                values[knob.name] = knob.default
-                continue
             try:
-                values[knob.name] = knob.parse(raw)
-            except ValueError as exc:
-                shown = repr(raw) if scrub(str(raw)) is not None else "(value hidden)"
-                raise ConfigError(
-                    f"stripe-otel: {source} has an invalid value {shown}: {exc}"
-                ) from None
+                values[knob.name] = _resolve(knob, overrides.get(knob.name), env)
+            except _Invalid as exc:
+                problems.append(str(exc))
+        # Every bad setting in one error: fixing them one restart at a time is no fun.
+        if len(problems) == 1:
+            raise ConfigError(f"stripe-otel: {problems[0]}")
+        if problems:
+            raise ConfigError(
+                f"stripe-otel: {len(problems)} invalid settings: " + "; ".join(problems)
+            )
         return cls(**values)
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _resolve(knob: Knob, argument: object, env: Mapping[str, str]) -> Any:
+    if argument is not None:
+        raw, source = argument, f"argument {knob.name}="
+    elif env.get(knob.env, "").strip():
+        raw, source = env[knob.env], f"environment variable {knob.env}"
+    else:
+        return knob.default
+    try:
+        return knob.parse(raw)
+    except (TypeError, ValueError) as exc:
+        shown = repr(raw) if scrub(str(raw)) is not None else "(value hidden)"
+        raise _Invalid(f"{source} has an invalid value {shown}: {exc}") from None
+
+
+def setting(name: str, argument: object = None, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting, resolved and checked as :meth:`Settings.resolve` does (for code that
+    needs one knob without the others, such as ``exporters.configure``)."""
+    try:
+        return _resolve(_KNOBS_BY_NAME[name], argument, os.environ if environ is None else environ)
+    except _Invalid as exc:
+        raise ConfigError(f"stripe-otel: {exc}") from None
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from :data:`KNOBS`. Regenerate it with
+    ``python -c "from stripe_otel.config import markdown_table; print(markdown_table())"``."""
+
+    def shown(value: object) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    rows = [
+        "| env var | keyword | default | what it does |",
+        "|---|---|---|---|",
+        *(
+            f"| `{knob.env}` | `{knob.name}` | `{shown(knob.default)}` | {knob.doc} |"
+            for knob in KNOBS
+        ),
+    ]
+    return "\n".join(rows)
 
 
 # A knob without a field (or a field without a knob) would be a setting nobody can set.

@@ -19,6 +19,8 @@ from stripe_otel import _timing
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
 
+_timeline = _timing.current_var
+
 _EVENTS = {
     "connection.connect_tcp.started": "connect_start",
     "connection.connect_tcp.complete": "connect_end",
@@ -79,7 +81,9 @@ def _attach(request: Any, is_async: bool) -> None:
 
 def _wrapper(is_async: bool) -> Callable[..., Any]:
     def send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        safe_call(_attach, args[0] if args else kwargs.get("request"), is_async)
+        # Every httpx request of the app passes here; only a timed Stripe attempt has work.
+        if _timeline.get() is not None:
+            safe_call(_attach, args[0] if args else kwargs.get("request"), is_async)
         return wrapped(*args, **kwargs)
 
     return send

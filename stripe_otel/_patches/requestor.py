@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from stripe_otel import _metadata_link, _operation, _runtime
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
+from stripe_otel._suppression import instrumentation_suppressed
 
 _Extracted = tuple[Any, str, str, Mapping[str, Any] | None, str]
 _Extractor = Callable[[Any, tuple[Any, ...], dict[str, Any]], _Extracted]
@@ -100,7 +100,7 @@ def _with_traceparent(op: _operation.Operation, args: Any, kwargs: Any) -> Any:
 
 
 def _should_start() -> bool:
-    return _operation.current() is None and is_instrumentation_enabled()
+    return _operation.current() is None and not instrumentation_suppressed()
 
 
 def _sync_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:

@@ -1,14 +1,14 @@
 """The SDK's retry loop, run with a stand-in client so each attempt gets its own span.
 
-Inside any Stripe operation: a non-recording one gets no attempt spans, but its attempts
-are still counted for the retry metric (when metrics are on; otherwise the loop runs untouched).
+Inside a recording Stripe operation only; an unsampled one runs the loop untouched, its
+retries counted for the metric where the SDK computes each backoff.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stripe_otel import _attempts, _operation, _runtime
+from stripe_otel import _attempts, _operation
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
 
@@ -23,11 +23,27 @@ def _prepare(wrapped: Any, instance: Any, args: Any, kwargs: Any, is_async: bool
     loop = getattr(wrapped, "__func__", None)
     if op is None or loop is None:
         return None
-    runtime = _runtime.current
-    if not op.recording and (runtime is None or runtime.instruments is None):
-        return None  # an unsampled call's attempts only feed the retry metric: none here
+    if not op.recording:
+        return None  # unsampled: no attempt spans; retries are counted by _note_retry
     stand_in = safe_call(_attempts.begin_loop, instance, op, _headers_arg(args, kwargs), is_async)
     return None if stand_in is None else (op, loop, stand_in)
+
+
+def _note_retry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The SDK asks how long to back off once per retry: count it for the retry metric.
+
+    This costs nothing on calls that are not retried, unlike running an unsampled call's
+    loop with the attempt-watching stand-in just to count its attempts.
+    """
+    seconds = wrapped(*args, **kwargs)
+    safe_call(_count_retry)
+    return seconds
+
+
+def _count_retry() -> None:
+    op = _operation.current()
+    if op is not None:
+        op.retries += 1
 
 
 def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -57,4 +73,5 @@ def patches() -> list[Patch]:
     return [
         Patch(*owner, "_request_with_retries_internal", _sync_loop),
         Patch(*owner, "_request_with_retries_internal_async", _async_loop),
+        Patch(*owner, "_sleep_time_seconds", _note_retry),
     ]

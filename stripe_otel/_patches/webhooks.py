@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
 from stripe_otel import _webhooks
 from stripe_otel._guard import safe_call
 from stripe_otel._patching import Patch
+from stripe_otel._suppression import instrumentation_suppressed
 
 
 def _entry(header_index: int, thin: bool) -> Callable[..., Any]:
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         hook = None
-        if _webhooks.current() is None and is_instrumentation_enabled():
+        if _webhooks.current() is None and not instrumentation_suppressed():
             header = args[header_index] if len(args) > header_index else kwargs.get("sig_header")
             hook = safe_call(_webhooks.start, header, thin)
         if hook is None:
@@ -41,7 +40,7 @@ def _entry(header_index: int, thin: bool) -> Callable[..., Any]:
 
 
 def _verify(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    started = safe_call(_webhooks.verify_start) if is_instrumentation_enabled() else None
+    started = safe_call(_webhooks.verify_start) if not instrumentation_suppressed() else None
     if started is None:
         return wrapped(*args, **kwargs)
     try:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal, cast
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from stripe_otel.config import ConfigError
 
@@ -26,6 +26,7 @@ __all__ = [
     "EU_ENDPOINT",
     "US_ENDPOINT",
     "HoneycombSettings",
+    "MissingSettingError",
     "Signal",
     "honeycomb_settings",
     "is_classic_key",
@@ -47,6 +48,10 @@ _COMPRESSIONS: Final[tuple[Compression, ...]] = ("gzip", "deflate", "none")
 _DEFAULT_TIMEOUT_S: Final = 10.0
 # Classic (pre-environments) keys: 32 hex chars, or the newer hc?ic_ prefix + 58 chars.
 _CLASSIC_KEY_RE: Final = re.compile(r"^([0-9a-f]{32}|hc[a-z]ic_[0-9a-z]{58})$")
+
+
+class MissingSettingError(ConfigError):
+    """A setting that is needed is not set (as opposed to set to a wrong value)."""
 
 
 def is_classic_key(key: str) -> bool:
@@ -150,11 +155,27 @@ def _timeout(arg: float | str | None, env: tuple[str, str] | None) -> float:
         return _DEFAULT_TIMEOUT_S
     try:
         value = float(raw) if not isinstance(raw, bool) else math.nan
-    except ValueError:
+    except (TypeError, ValueError):
         value = math.nan
     if not (value > 0 and math.isfinite(value)):
         raise _invalid(source, raw, "expected a number of seconds > 0")
     return value
+
+
+# RFC 9110 token characters: what a header name may be made of.
+_TOKEN_RE: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+$")
+# Control characters (tab aside) cannot be sent in a header value; a CR/LF would even
+# make the HTTP client refuse every export, long after start-up.
+_BAD_VALUE_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_header(name: str, value: str, source: str, where: str) -> None:
+    if not _TOKEN_RE.match(name):
+        raise _invalid(
+            source, None, f"{where}: a header name has a character it cannot have", show=False
+        )
+    if _BAD_VALUE_RE.search(value):
+        raise _invalid(source, None, f"{where}: a control character in a header value", show=False)
 
 
 def _parse_headers(raw: str, source: str) -> dict[str, str]:
@@ -168,8 +189,39 @@ def _parse_headers(raw: str, source: str) -> dict[str, str]:
         if not sep or not name:
             # The values are likely credentials: say where, never what.
             raise _invalid(source, None, f"entry {index + 1} is not name=value", show=False)
-        headers[name] = unquote(value).strip()
+        value = unquote(value).strip()
+        _check_header(name, value, source, f"entry {index + 1}")
+        headers[name] = value
     return headers
+
+
+def _argument_headers(raw: Mapping[str, str]) -> dict[str, str]:
+    source = "argument headers="
+    if not isinstance(raw, Mapping):
+        raise _invalid(source, None, "expected a mapping of header names to values", show=False)
+    headers: dict[str, str] = {}
+    for index, (raw_name, raw_value) in enumerate(raw.items()):
+        if not isinstance(raw_name, str) or not isinstance(raw_value, str):
+            raise _invalid(source, None, f"entry {index + 1} is not a str: str pair", show=False)
+        name, value = raw_name.strip().lower(), raw_value.strip()
+        _check_header(name, value, source, f"entry {index + 1}")
+        headers[name] = value
+    return headers
+
+
+def _first(*candidates: tuple[str | None, str]) -> tuple[str, str] | None:
+    """The first (value, source) whose value is set, checked as a header value."""
+    for raw, source in candidates:
+        if raw is None or not isinstance(raw, str):
+            if raw is not None:
+                raise _invalid(source, None, "expected a string", show=False)
+            continue
+        value = raw.strip()
+        if value:
+            if _BAD_VALUE_RE.search(value):
+                raise _invalid(source, None, "it has a control character", show=False)
+            return value, source
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -186,31 +238,46 @@ def _is_honeycomb(host: str) -> bool:
     return host == "honeycomb.io" or host.endswith(".honeycomb.io")
 
 
+_HOST_RE: Final = re.compile(r"^[0-9A-Za-z._~%:-]+$")
+
+
+def _split(value: str, source: str, why: str) -> SplitResult:
+    """Split a URL, refusing what an HTTP or gRPC client would only refuse at export."""
+    show = "@" not in value
+    try:
+        url = urlsplit(value)
+        port = url.port  # raises for a non-number or out-of-range port
+    except ValueError:
+        raise _invalid(source, value, why + " (the host or port is malformed)", show=show) from None
+    host = url.hostname
+    if not host or not _HOST_RE.match(host):
+        raise _invalid(source, value, why, show=show)
+    if port == 0:
+        raise _invalid(source, value, why + " (port 0)", show=show)
+    return url
+
+
 def _http_endpoint(value: str, source: str, signal: Signal, as_is: bool) -> tuple[str, str]:
     """(URL to post to, host). Appends ``/v1/<signal>`` unless *as_is* or already there."""
-    url = urlsplit(value)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        why = "expected an http(s) URL such as https://api.honeycomb.io"
+    why = "expected an http(s) URL such as https://api.honeycomb.io"
+    url = _split(value, source, why)
+    if url.scheme not in ("http", "https"):
         raise _invalid(source, value, why, show="@" not in value)
     path = url.path
     if not as_is:
         base, suffix = path.rstrip("/"), f"/v1/{signal}"
         path = base if base.endswith(suffix) else base + suffix
-    return urlunsplit((url.scheme, url.netloc, path, url.query, "")), url.hostname
+    return urlunsplit((url.scheme, url.netloc, path, url.query, "")), url.hostname or ""
 
 
 def _grpc_endpoint(value: str, source: str) -> tuple[str, str, bool]:
     """(``host:port``, host, insecure). gRPC ignores any path; TLS unless http:// or loopback."""
     has_scheme = "://" in value
-    url = urlsplit(value if has_scheme else f"//{value}")
-    if (has_scheme and url.scheme not in ("http", "https")) or not url.hostname:
-        why = "expected host:port or a URL such as https://api.honeycomb.io:443"
+    why = "expected host:port or a URL such as https://api.honeycomb.io:443"
+    url = _split(value if has_scheme else f"//{value}", source, why)
+    if has_scheme and url.scheme not in ("http", "https"):
         raise _invalid(source, value, why, show="@" not in value)
-    host = url.hostname
-    try:
-        port = url.port
-    except ValueError:
-        raise _invalid(source, value, "the port is not a number", show="@" not in value) from None
+    host, port = url.hostname or "", url.port
     if has_scheme:
         insecure = url.scheme == "http"
         port = port or (80 if insecure else 443)
@@ -253,31 +320,43 @@ def honeycomb_settings(
     )
     chosen_timeout = _timeout(timeout, src.otlp("TIMEOUT"))
 
-    # Headers: the signal's variable replaces the generic one (OTLP spec), not merged.
-    if headers is not None:
-        extra = {str(k).strip().lower(): str(v) for k, v in headers.items()}
-    elif (env_headers := src.otlp("HEADERS")) is not None:
-        extra = _parse_headers(*env_headers)
-    else:
-        extra = {}
-    header_key = extra.pop(TEAM_HEADER, "").strip() or None
-    header_dataset = extra.pop(DATASET_HEADER, "").strip() or None
+    # Headers: the signal's variable replaces the generic one (OTLP spec), not merged, and
+    # an argument replaces both. The team and dataset entries are settings of their own,
+    # each with its own precedence: a headers= argument without them does not discard
+    # those of the environment.
+    env_source = src.otlp("HEADERS")
+    env_extra = _parse_headers(*env_source) if env_source is not None else {}
+    arg_extra = _argument_headers(headers) if headers is not None else {}
+    extra = dict(arg_extra if headers is not None else env_extra)
+    extra.pop(TEAM_HEADER, None)
+    extra.pop(DATASET_HEADER, None)
+    env_name = env_source[1] if env_source is not None else ""
 
-    key_env = src.env(f"HONEYCOMB_{signal.upper()}_APIKEY") or src.env("HONEYCOMB_API_KEY")
-    key = (api_key or "").strip() or header_key or (key_env[0] if key_env else None)
+    key_var = f"HONEYCOMB_{signal.upper()}_APIKEY"
+    found_key = _first(
+        (api_key, "argument api_key="),
+        (arg_extra.get(TEAM_HEADER), "argument headers="),
+        (env_extra.get(TEAM_HEADER), env_name),
+        (src.environ.get(key_var), f"environment variable {key_var}"),
+        (src.environ.get("HONEYCOMB_API_KEY"), "environment variable HONEYCOMB_API_KEY"),
+    )
+    key = found_key[0] if found_key is not None else None
 
     dataset_var = "HONEYCOMB_DATASET" if signal == "traces" else "HONEYCOMB_METRICS_DATASET"
-    dataset_env = src.env(dataset_var)
-    chosen_dataset = (
-        (dataset or "").strip() or header_dataset or (dataset_env[0] if dataset_env else None)
+    found_dataset = _first(
+        (dataset, "argument dataset="),
+        (arg_extra.get(DATASET_HEADER), "argument headers="),
+        (env_extra.get(DATASET_HEADER), env_name),
+        (src.environ.get(dataset_var), f"environment variable {dataset_var}"),
     )
+    chosen_dataset = found_dataset[0] if found_dataset is not None else None
 
     chosen_endpoint, host, insecure = _resolve_endpoint(
         src, endpoint, region, chosen_protocol, signal
     )
 
     if key is None and _is_honeycomb(host):
-        raise ConfigError(
+        raise MissingSettingError(
             f"stripe-otel: no Honeycomb API key for {signal}: set HONEYCOMB_API_KEY (or "
             f"HONEYCOMB_{signal.upper()}_APIKEY, an x-honeycomb-team entry in "
             f"OTEL_EXPORTER_OTLP_HEADERS, or api_key=). Only a non-Honeycomb endpoint, such "
@@ -285,7 +364,7 @@ def honeycomb_settings(
         )
     classic = key is not None and is_classic_key(key)
     if classic and chosen_dataset is None:
-        raise ConfigError(
+        raise MissingSettingError(
             f"stripe-otel: the Honeycomb API key {_key_hint(key)} is a Classic key, which "
             f"needs a dataset: set {dataset_var} (or dataset=)."
         )
@@ -324,6 +403,8 @@ def _resolve_endpoint(
         raise ConfigError("stripe-otel: give endpoint= or region=, not both")
     as_is = False
     signal_var = f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise _invalid("argument endpoint=", endpoint, "expected a URL string")
     if endpoint is not None and endpoint.strip():
         value, source = endpoint.strip(), "argument endpoint="
     elif region is not None:
@@ -346,5 +427,5 @@ def _resolve_endpoint(
 def _region(value: str, source: str) -> str:
     try:
         return _REGIONS[value.strip().lower()]
-    except KeyError:
+    except (AttributeError, KeyError):
         raise _invalid(source, value, "expected us or eu") from None

@@ -26,7 +26,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from stripe_otel.config import ConfigError
+from stripe_otel import _shutdown
+from stripe_otel.config import ConfigError, setting
 
 Vendor = Literal["honeycomb", "datadog", "datadog_otlp"]
 VENDORS: tuple[str, ...] = ("honeycomb", "datadog", "datadog_otlp")
@@ -36,10 +37,13 @@ _logger = logging.getLogger("stripe_otel.exporters")
 
 
 def _metric_reader(build: Any, options: dict[str, Any]) -> MetricReader | None:
-    """Metrics are a bonus: a setting they lack (a metrics dataset) must not cost traces."""
+    """Metrics are a bonus: a setting they lack (a metrics dataset) must not cost traces.
+    A setting given a wrong value still fails, like any other."""
+    from stripe_otel.exporters._honeycomb_settings import MissingSettingError  # noqa: PLC0415
+
     try:
         exporter = build(**{k: v for k, v in options.items() if k not in _SPAN_ONLY})
-    except ConfigError as exc:
+    except MissingSettingError as exc:
         _logger.warning("stripe-otel: metrics not exported: %s", exc)
         return None
     return PeriodicExportingMetricReader(exporter)
@@ -52,17 +56,34 @@ def _exporter_and_extras(
     if vendor == "honeycomb":
         from stripe_otel.exporters import honeycomb  # noqa: PLC0415
 
-        reader = _metric_reader(honeycomb.honeycomb_metric_exporter, options)
-        return honeycomb.honeycomb_exporter(**options), [], reader
+        # Spans first: a reader started before a span setting fails would be left running.
+        exporter = honeycomb.honeycomb_exporter(**options)
+        try:
+            reader = _metric_reader(honeycomb.honeycomb_metric_exporter, options)
+        except BaseException:
+            exporter.shutdown()
+            raise
+        return exporter, [], reader
     if vendor == "datadog":
         from stripe_otel.exporters.datadog import DatadogAgentExporter  # noqa: PLC0415
+        from stripe_otel.exporters.datadog._settings import agent_settings  # noqa: PLC0415
+
+        # Checked here so that a bad Agent address fails now, naming its variable.
+        agent_settings(options.get("agent_url"), options.get("timeout", 2.0))
 
         # The Agent's trace API takes no metrics: Datadog computes trace metrics from the
         # spans (top-level and _dd.measured ones).
         return DatadogAgentExporter(**options), [], None
     if vendor == "datadog_otlp":
         from stripe_otel.exporters.datadog import DatadogMappingSpanProcessor  # noqa: PLC0415
+        from stripe_otel.exporters.datadog._settings import (  # noqa: PLC0415
+            check_otlp_endpoint,
+            check_timeout,
+        )
         from stripe_otel.exporters.datadog_otlp import datadog_otlp_exporters  # noqa: PLC0415
+
+        check_otlp_endpoint(options.get("endpoint"))
+        check_timeout(options.get("timeout", 10.0))
 
         span_exporter, metric_exporter = datadog_otlp_exporters(**options)
         reader = PeriodicExportingMetricReader(metric_exporter)
@@ -106,4 +127,6 @@ def configure(
         trace.set_tracer_provider(tracer_provider)
         if meter_provider is not None:
             metrics.set_meter_provider(meter_provider)
+    if setting("flush_on_sigterm"):  # SIGTERM's default disposition skips atexit flushes
+        _shutdown.install(tracer_provider, meter_provider)
     return tracer_provider, meter_provider

@@ -19,6 +19,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter
 
 from stripe_otel.exporters._otlp import otlp_span_exporter, pin_http_headers
 from stripe_otel.exporters._resilience import ResilientExporter
+from stripe_otel.exporters.datadog._settings import check_otlp_endpoint
 
 __all__ = [
     "DatadogOtlpMetricExporter",
@@ -62,7 +63,7 @@ class DatadogOtlpSpanExporter(ResilientExporter):
         max_backlog_bytes: int = 32 * 1024 * 1024,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        target = _AgentTarget(f"{agent_otlp_endpoint(endpoint)}/v1/traces", timeout)
+        target = _AgentTarget(f"{check_otlp_endpoint(endpoint)}/v1/traces", timeout)
         super().__init__(
             otlp_span_exporter(target, "http/protobuf"),
             "datadog_otlp",
@@ -81,7 +82,7 @@ def DatadogOtlpMetricExporter(  # a factory named like the class it stands in fo
     )
 
     exporter = OTLPMetricExporter(
-        endpoint=f"{agent_otlp_endpoint(endpoint)}/v1/metrics", timeout=timeout
+        endpoint=f"{check_otlp_endpoint(endpoint)}/v1/metrics", timeout=timeout
     )
     pin_http_headers(getattr(exporter, "_client", None), {})
     return exporter

@@ -10,6 +10,7 @@ import msgpack
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from stripe_otel.config import ConfigError
 from stripe_otel.exporters._resilience import dropped_counts
 from stripe_otel.exporters.datadog import DatadogAgentExporter
 from stripe_otel.exporters.datadog._buffer import TraceBuffer
@@ -188,16 +189,19 @@ def test_a_span_that_cannot_be_mapped_costs_only_itself(monkeypatch: pytest.Monk
     assert len(trace) == 4
 
 
-def test_shutdown_sends_held_spans_and_bad_url_does_not_raise() -> None:
+def test_shutdown_sends_held_spans() -> None:
     transport = FakeTransport()
     exporter = exporter_with(transport)
     exporter.export(stripe_trace()[:3])
     exporter.shutdown()
     assert len(transport.requests) == 1 and exporter.held_spans == 0
     assert exporter.export(stripe_trace()) is SpanExportResult.FAILURE
-    broken = DatadogAgentExporter(agent_url="ftp://nowhere")
-    assert broken.export(stripe_trace()) is SpanExportResult.SUCCESS  # kept in the backlog
-    assert broken.last_status is None
+
+
+def test_bad_agent_url_is_a_config_error_at_start_up() -> None:
+    # Not an exporter that silently never sends: the setting is named when it is built.
+    with pytest.raises(ConfigError, match="agent_url"):
+        DatadogAgentExporter(agent_url="ftp://nowhere")
 
 
 def test_agent_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -280,7 +280,7 @@ async def test_failing_hook_changes_nothing_the_app_sees(
 def test_failing_db_hooks_change_nothing(
     tel: Telemetry, conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_db_spans, "_verb", _boom)
+    monkeypatch.setattr(_db_spans, "verb", _boom)
     monkeypatch.setattr(_transaction.TransactionTotals, "add_operation", _boom)
     before = errors()
     with transaction("checkout"):

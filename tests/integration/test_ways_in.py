@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 import stripe
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from stripe_otel import ConfigError, StripeInstrumentor, _attempts, _operation, _timing
+from stripe_otel import ConfigError, StripeInstrumentor, _attempts, _operation, _timing, semconv
+from stripe_otel.testing import Fault
 from tests.conftest import Telemetry
 
 pytestmark = pytest.mark.integration
@@ -135,7 +138,9 @@ def test_uninstrument_restores_every_attribute_exactly(telemetry: Telemetry) -> 
     instrumentor.instrument(tracer_provider=telemetry.provider)
     during = _snapshot()
     changed = {key for key in before if during[key] is not before[key]}
-    assert len(changed) == 12, sorted(changed)
+    # Six _APIRequestor and two StripeClient call entry points, two StripeClient webhook
+    # parsers, the two retry loops and the backoff (where retries are counted).
+    assert len(changed) == 13, sorted(changed)
     instrumentor.instrument(tracer_provider=telemetry.provider)  # no-op
     assert _snapshot() == during
     instrumentor.uninstrument()
@@ -225,16 +230,34 @@ def test_misspelt_setting_is_an_error_not_ignored() -> None:
     assert not StripeInstrumentor().is_instrumented_by_opentelemetry
 
 
-def test_unsampled_with_metrics_off_leaves_the_retry_loop_untouched(
+def test_unsampled_calls_run_the_retry_loop_untouched_and_still_count_retries(
     stripe_globals: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An unsampled call gets no attempt spans, so the loop runs with the SDK's own client
+    # (no stand-in to watch attempts); its retry still reaches the retry metric.
     calls: list[str] = []
     real = _attempts.begin_loop
     monkeypatch.setattr(_attempts, "begin_loop", lambda *a: calls.append("x") or real(*a))
-    provider = TracerProvider(sampler=ALWAYS_OFF)
-    StripeInstrumentor().instrument(tracer_provider=provider, metrics=False)
+    reader = InMemoryMetricReader()
+    StripeInstrumentor().instrument(
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
     try:
-        stripe.Customer.create(description="nothing to record")
+        stripe_globals.add_fault(Fault(status=500, count=1))
+        stripe.Customer.create(description="retried, unsampled")
     finally:
         StripeInstrumentor().uninstrument()
     assert calls == []
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        metric.name: list(metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    [retries] = points[semconv.METRIC_RETRIES]
+    assert retries.value == 1
+    [duration] = points[semconv.METRIC_OPERATION_DURATION]
+    assert duration.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200

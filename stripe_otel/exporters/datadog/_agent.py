@@ -37,10 +37,9 @@ from stripe_otel.exporters._resilience import ResilientExporter
 from stripe_otel.exporters.datadog._buffer import Chunk, TraceBuffer
 from stripe_otel.exporters.datadog._encoding import ENCODERS, V04, V05
 from stripe_otel.exporters.datadog._mapping import DDSpan, SpanMapper
+from stripe_otel.exporters.datadog._settings import agent_settings
 from stripe_otel.exporters.datadog._transport import (
-    DEFAULT_AGENT_URL,
     AgentTransport,
-    agent_url_from_env,
 )
 from stripe_otel.version import __version__
 
@@ -163,16 +162,12 @@ class DatadogAgentExporter(SpanExporter):
         max_hold_seconds: float = 10.0,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        self.agent_url = agent_url or agent_url_from_env()
-        transport: AgentTransport | None = None
-        try:
-            transport = AgentTransport(self.agent_url, timeout)
-        except ValueError as exc:
-            # Raising here would stop the app at start-up (the entry point is built by
-            # opentelemetry-instrument); exports will fail and be counted instead.
-            _logger.warning(
-                "stripe-otel: %s; Datadog export disabled (try %s)", exc, DEFAULT_AGENT_URL
-            )
+        # A bad address or timeout is a ConfigError naming the setting, here at start-up
+        # (opentelemetry-instrument logs it and the app still starts), rather than an
+        # exporter that silently never sends.
+        settings = agent_settings(agent_url, timeout)
+        self.agent_url = settings.url
+        transport = AgentTransport(settings.url, settings.timeout)
         self._sender = _AgentSender(transport, SpanMapper(service, env, version, tags), headers)
         self._resilient = ResilientExporter(
             self._sender, EXPORTER_NAME, meter_provider=meter_provider
