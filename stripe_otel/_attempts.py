@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from stripe_otel import _operation, _phase_spans, _phases, _rtt, _runtime, _timing, semconv
 from stripe_otel._guard import safe_call
 from stripe_otel._headers import header
-from stripe_otel._redact import error_type_name, stripe_id
+from stripe_otel._redact import error_type_name, scrub_label, stripe_id
 
 
 class Attempt:
@@ -209,7 +209,9 @@ def attempt_returned(op: _operation.Operation, attempt: Attempt, response: Any) 
         semconv.HTTP_RESPONSE_STATUS_CODE: op.status_code,
         semconv.STRIPE_REQUEST_ID: stripe_id(header(headers, "Request-Id")),
         semconv.STRIPE_SHOULD_RETRY: should_retry == "true" if should_retry else None,
-        semconv.STRIPE_RATE_LIMITED_REASON: header(headers, "Stripe-Rate-Limited-Reason")
+        semconv.STRIPE_RATE_LIMITED_REASON: scrub_label(
+            header(headers, "Stripe-Rate-Limited-Reason")
+        )
         if status == 429
         else None,
     }
