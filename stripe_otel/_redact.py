@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import traceback
-from functools import lru_cache
 from typing import Final
 
 _SECRET_RE: Final = re.compile(r"(?:sk|rk|pk)_(?:live|test)_|whsec_|Bearer\s", re.IGNORECASE)
@@ -111,17 +110,24 @@ def scrub(value: object) -> str | None:
     return None if looks_sensitive(value) else value
 
 
-@lru_cache(maxsize=512)
-def _scrub_cached(value: str) -> str | None:
-    return None if looks_sensitive(value) else value
+# Labels found safe to record. Only safe ones are kept: a value that looked like a secret
+# is checked again each time rather than held in memory.
+_MAX_SAFE_LABELS: Final = 512
+_safe_labels: set[str] = set()
 
 
 def scrub_label(value: object) -> str | None:
     """:func:`scrub` for low-cardinality labels (API versions, Stripe's error enums),
-    whose verdicts are cached: the same few values come back on every call."""
+    whose safe values are remembered: the same few come back on every call."""
     if not isinstance(value, str) or not value or len(value) > _MAX_VALUE_LEN:
         return None
-    return _scrub_cached(value)
+    if value in _safe_labels:
+        return value
+    if looks_sensitive(value):
+        return None
+    if len(_safe_labels) < _MAX_SAFE_LABELS:  # set.add is atomic under the GIL
+        _safe_labels.add(value)
+    return value
 
 
 def stripe_id(value: object) -> str | None:

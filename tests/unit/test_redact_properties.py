@@ -101,3 +101,12 @@ def test_what_those_fields_really_hold_is_kept(value: str) -> None:
 def test_sdk_idempotency_keys_are_kept(key: uuid.UUID) -> None:
     # The SDK's own idempotency keys are uuid4s; none may be mistaken for a secret.
     assert scrub(str(key)) == str(key)
+
+
+def test_scrub_label_remembers_only_safe_values() -> None:
+    from stripe_otel import _redact
+
+    assert _redact.scrub_label("2026-10-28.endive") == "2026-10-28.endive"
+    assert "2026-10-28.endive" in _redact._safe_labels
+    assert _redact.scrub_label("4242 4242 4242 4242") is None
+    assert not any("4242" in label for label in _redact._safe_labels)
