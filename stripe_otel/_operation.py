@@ -29,6 +29,8 @@ from stripe_otel._url import operation_name, url_template
 # ddtrace's OTel bridge replaces the runtime context with one that keeps only the active
 # span, and values stored beside it would vanish.
 _current: ContextVar[Operation | None] = ContextVar("stripe_otel_operation", default=None)
+#: The ContextVar itself, for hooks that must decide with no call that could raise.
+current_var = _current
 
 
 # A plain class rather than a dataclass: one is made per Stripe call, and a dataclass of

@@ -71,7 +71,8 @@ def _end(op: _operation.Operation, result: Any, exc: BaseException | None) -> No
         safe_call(context.detach, op.token)
     # (a stale op.var_token is harmless: op.done keeps the operation from being current)
     safe_call(_operation.finish, op, result, exc)
-    safe_call(_ensure_ended, op)
+    if op.recording:  # a non-recording span has nothing to end
+        safe_call(_ensure_ended, op)
 
 
 def _ensure_ended(op: _operation.Operation) -> None:
@@ -112,7 +113,7 @@ def _sync_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
         )
         if op is None:
             return wrapped(*args, **kwargs)
-        if extract is _from_requestor:
+        if op.recording and extract is _from_requestor:
             args, kwargs = safe_call(_with_traceparent, op, args, kwargs) or (args, kwargs)
         try:
             result = wrapped(*args, **kwargs)
@@ -134,7 +135,7 @@ def _async_entry(extract: _Extractor, streaming: bool) -> Callable[..., Any]:
         )
         if op is None:
             return await wrapped(*args, **kwargs)
-        if extract is _from_requestor:
+        if op.recording and extract is _from_requestor:
             args, kwargs = safe_call(_with_traceparent, op, args, kwargs) or (args, kwargs)
         try:
             result = await wrapped(*args, **kwargs)

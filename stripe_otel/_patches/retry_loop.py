@@ -46,7 +46,16 @@ def _count_retry() -> None:
         op.retries += 1
 
 
+def _recording() -> bool:
+    # Read straight from the ContextVar (no call that could raise): most loops run for
+    # unsampled calls or outside Stripe operations, and pass straight through.
+    op = _operation.current_var.get()
+    return op is not None and op.recording and not op.done
+
+
 def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if not _recording():
+        return wrapped(*args, **kwargs)
     prepared = safe_call(_prepare, wrapped, instance, args, kwargs, False)
     if prepared is None:
         return wrapped(*args, **kwargs)
@@ -58,6 +67,8 @@ def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 async def _async_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if not _recording():
+        return await wrapped(*args, **kwargs)
     prepared = safe_call(_prepare, wrapped, instance, args, kwargs, True)
     if prepared is None:
         return await wrapped(*args, **kwargs)
