@@ -7,7 +7,9 @@ through a BatchSpanProcessor to a discarding exporter, and as many histogram rec
 with no Stripe call and none of our code. That is the floor: what any instrumentation
 emitting this telemetry through the SDK pays. Bare and fully instrumented calls are timed
 interleaved as in overhead.py; what is left after taking out the floor is stripe-otel's
-own code (hooks, timing, attribute building) plus the garbage collector's share.
+own code (hooks, timing, attribute building) plus the garbage collector's share and the
+SDK's own code running cold. A sampling profile of the same calls then splits the time in
+place between the call itself, the SDK and stripe-otel.
 
     .venv/bin/python -m benchmarks.floor [--transport requests|httpx] [--json out.json]
 """
@@ -143,6 +145,65 @@ def per_call_us(call: Callable[[], Any], blocks: int, calls: int) -> dict[str, f
     return {name: round(statistics.median(values), 1) for name, values in samples.items()}
 
 
+# --- in place: a sampling profile of instrumented calls ---------------------------------
+# The floor above is the SDK in a tight loop (warm caches): a lower bound. In a real call
+# its code runs cold, between the stripe SDK's and the HTTP library's, and allocates what
+# the garbage collector must later scan. A sampling profiler (pyinstrument) shows where the
+# time goes in place: each sample's frame is charged to the OpenTelemetry SDK, to
+# stripe-otel, or to the call itself (stripe, the HTTP library, the wait for the server),
+# with standard-library and built-in frames charged to whoever called them.
+
+_OURS, _SDK, _CALL = "stripe-otel", "OpenTelemetry SDK", "the call itself"
+
+
+# Standard-library modules that do the HTTP exchange itself (our transport hooks wrap
+# http.client, so without this the wait for the server would be charged to us).
+_NETWORK_STDLIB = ("/http/", "/socket.py", "/ssl.py", "/selectors.py", "/email/", "/json/")
+
+
+def _owner(file_path: str | None, inherited: str) -> str:
+    if file_path and any(part in file_path for part in _NETWORK_STDLIB):
+        return _CALL
+    if not file_path or ("site-packages" not in file_path and "/stripe_otel/" not in file_path):
+        # A built-in, the rest of the standard library, or this benchmark's loop: the
+        # caller's (a lock taken by the SDK is the SDK's).
+        return inherited
+    if "/stripe_otel/" in file_path or "/wrapt/" in file_path:
+        return _OURS  # wrapt's wrappers exist only for our patches here
+    if "/opentelemetry/" in file_path:
+        return _SDK
+    return _CALL
+
+
+def profile_split(call: Callable[[], Any], calls: int) -> dict[str, float]:
+    """Share of an instrumented call's wall time spent in each owner's code, in %."""
+    from pyinstrument import Profiler
+
+    StripeInstrumentor().instrument(**providers())
+    try:
+        for _ in range(100):
+            call()
+        profiler = Profiler(interval=0.0001)
+        profiler.start()
+        for _ in range(calls):
+            call()
+        profiler.stop()
+    finally:
+        StripeInstrumentor().uninstrument()
+    totals = dict.fromkeys((_CALL, _SDK, _OURS), 0.0)
+    session = profiler.last_session
+    stack = [(session.root_frame() if session else None, _CALL)]
+    while stack:
+        frame, inherited = stack.pop()
+        if frame is None:
+            continue
+        owner = _owner(frame.file_path, inherited)
+        totals[owner] += frame.total_self_time
+        stack.extend((child, owner) for child in frame.children)
+    whole = sum(totals.values()) or 1.0
+    return {owner: round(100 * seconds / whole, 1) for owner, seconds in totals.items()}
+
+
 def run(transport: str, blocks: int, calls: int) -> dict[str, Any]:
     with stripe_server() as url:
         client = stripe.StripeClient(
@@ -159,6 +220,7 @@ def run(transport: str, blocks: int, calls: int) -> dict[str, Any]:
 
         produced = produced_per_call(call)
         timings = per_call_us(call, blocks, calls)
+        split = profile_split(call, blocks * calls)
     floor = sdk_floor(produced)
     overhead = timings["full"] - timings["bare"]
     floor_us = floor["spans_us"] + floor["metric_records_us"]
@@ -178,6 +240,10 @@ def run(transport: str, blocks: int, calls: int) -> dict[str, Any]:
         "ours_us": round(overhead - floor_us, 1),
         "floor_ratio": round((timings["bare"] + floor_us) / timings["bare"], 3),
         "full_ratio": round(timings["full"] / timings["bare"], 3),
+        "profile_percent": split,
+        "profile_us": {
+            owner: round(pct / 100 * timings["full"], 1) for owner, pct in split.items()
+        },
     }
 
 
@@ -198,6 +264,16 @@ def markdown(summary: dict[str, Any]) -> str:
             f"| of which stripe-otel's own code (and GC) | {s['ours_us']} | |",
             f"| bare + SDK floor alone | {round(s['bare_us'] + s['sdk_floor_us'], 1)} "
             f"| {s['floor_ratio']:.3f} |",
+            "",
+            "In place (sampling profile of the instrumented calls; standard-library and built-in "
+            "frames charged to their caller):",
+            "",
+            "| where | share of an instrumented call | µs per call |",
+            "|---|---|---|",
+            *(
+                f"| {owner} | {pct}% | {s['profile_us'][owner]} |"
+                for owner, pct in s["profile_percent"].items()
+            ),
         ]
     )
 

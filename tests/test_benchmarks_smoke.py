@@ -125,4 +125,8 @@ def test_floor_splits_the_overhead(quick_run: tuple[dict[str, Any], str]) -> Non
             summary["sdk_spans_us"] + summary["sdk_metric_records_us"], abs=0.11
         )
         assert summary["floor_ratio"] > 1
+        shares = summary["profile_percent"]
+        assert set(shares) == {"the call itself", "OpenTelemetry SDK", "stripe-otel"}
+        assert sum(shares.values()) == pytest.approx(100, abs=0.5)
+        assert shares["OpenTelemetry SDK"] > 0 and shares["stripe-otel"] > 0
     assert "Where the time goes" in markdown
