@@ -3,6 +3,7 @@ exporter, telemetry providers, RSS, and a description of the machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -206,3 +207,13 @@ def machine() -> dict[str, Any]:
 
 def timed(seconds_since: float) -> float:
     return round(time.perf_counter() - seconds_since, 1)
+
+
+def report_out(
+    summary: dict[str, Any], render: Callable[[dict[str, Any]], str], path: str | None
+) -> None:
+    """Print a benchmark's Markdown and, if asked (``--json``), write its summary."""
+    print(render(summary))
+    if path:
+        with open(path, "w") as fh:
+            json.dump(summary, fh, indent=2)

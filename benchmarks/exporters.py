@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from stripe._http_client import HTTPClient
 
+from benchmarks._common import report_out
 from benchmarks._sink import Sink
 from stripe_otel import StripeInstrumentor
 from stripe_otel.exporters.datadog import DatadogAgentExporter
@@ -191,10 +191,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
     summary = run(args.spans, args.repeat)
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

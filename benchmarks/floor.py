@@ -17,7 +17,6 @@ place between the call itself, the SDK and stripe-otel.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from benchmarks._common import DiscardingExporter, machine, providers, stripe_server
+from benchmarks._common import DiscardingExporter, machine, providers, report_out, stripe_server
 from stripe_otel import StripeInstrumentor, semconv
 
 _KINDS = {kind.name: kind for kind in trace.SpanKind}
@@ -286,10 +285,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
     summary = run(args.transport, args.blocks, args.calls)
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

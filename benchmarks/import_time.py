@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO, stripe_server
+from benchmarks._common import REPO, report_out, stripe_server
 
 _FIELDS = ("import_stripe_ms", "import_auto_ms", "first_call_ms")
 
@@ -91,10 +91,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args()
     summary = run(args.runs)
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

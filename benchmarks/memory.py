@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import time
 from typing import Any
 
 import stripe
 
-from benchmarks._common import free_port, rss_mib, stripe_server
+from benchmarks._common import free_port, report_out, rss_mib, stripe_server
 from benchmarks._pipeline import pipeline, quiet_sdk_logs
 
 
@@ -134,10 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_sdk_logs()
     summary = run(args.calls, args.every, args.exporters.split(","), args.timeout)
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

@@ -25,14 +25,13 @@ our GIL and what it keeps is not in our RSS); the Stripe test server runs in ano
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from typing import Any
 
 import stripe
 
-from benchmarks._common import percentile, rss_mib, stripe_server
+from benchmarks._common import percentile, report_out, rss_mib, stripe_server
 from benchmarks._pipeline import Pipeline, pipeline, quiet_sdk_logs
 from benchmarks._receiver_process import ReceiverProcess
 
@@ -205,10 +204,7 @@ def main() -> None:
     summary = run(
         args.rate, args.window, args.down, args.backlog_spans, args.timeout, args.queue_size
     )
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

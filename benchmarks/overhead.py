@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +31,7 @@ from typing import Any
 
 import stripe
 
-from benchmarks._common import Configuration, machine, stripe_server, telemetry
+from benchmarks._common import Configuration, machine, report_out, stripe_server, telemetry
 from benchmarks.peers import peers
 from stripe_otel import StripeInstrumentor
 
@@ -225,10 +224,7 @@ def main() -> None:
         gc.disable()
     summary = run(args.transport, args.mode, args.blocks, args.calls, not args.no_peers)
     summary["machine"] = machine()
-    print(markdown(summary))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2)
+    report_out(summary, markdown, args.json)
 
 
 if __name__ == "__main__":

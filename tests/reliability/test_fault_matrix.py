@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import stripe
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from stripe._http_client import HTTPClient
 
@@ -36,6 +36,7 @@ from tests.reliability._fault_workloads import (
     run_case,
     workloads_for,
 )
+from tests.reliability._hypothesis import reproducible
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -95,17 +96,7 @@ def _matrix(styles: tuple[str, ...], examples: int) -> Callable[[Callable[[Case]
         test = given(case=cases(styles))(check)
         for case in explicit_cases(styles):
             test = example(case=case)(test)
-        return settings(
-            max_examples=examples,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=[
-                HealthCheck.function_scoped_fixture,
-                HealthCheck.too_slow,
-                HealthCheck.data_too_large,
-            ],
-        )(test)
+        return reproducible(examples)(test)
 
     return decorate
 

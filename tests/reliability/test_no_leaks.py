@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import pytest
 import stripe
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -55,6 +55,7 @@ from stripe_otel import StripeInstrumentor, semconv
 from stripe_otel.testing import Fault, StripeTestServer
 from tests.conftest import TEST_KEY, Telemetry
 from tests.reliability import _leak_scanner as ls
+from tests.reliability._hypothesis import reproducible
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -65,22 +66,6 @@ WEBHOOK_CASES = 4_000
 REQUIRED_CASES = 10_000
 #: Cases actually run (and scanned) in this session, per test.
 CASES_RUN: dict[str, int] = {}
-
-
-def _settings(max_examples: int) -> settings:
-    return settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        # The fixtures (server, instrumentor) are meant to be shared by all examples;
-        # each example clears what it scans.
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-        ],
-    )
 
 
 # -- strategies --------------------------------------------------------------------------
@@ -606,7 +591,7 @@ def test_api_calls_leak_nothing(
     transports = _Transports()
     loop = asyncio.new_event_loop()
 
-    @_settings(API_CASES)
+    @reproducible(API_CASES)
     @given(case=api_cases)
     def run(case: ApiCase) -> None:
         leak_telemetry.exporter.clear()
@@ -798,7 +783,7 @@ def _signature(case: WebhookCase, payload: str, now: int) -> tuple[str, str]:
 def test_webhooks_leak_nothing(leak_telemetry: Telemetry, logs: ls.LogCapture) -> None:
     client = stripe.StripeClient(TEST_KEY)
 
-    @_settings(WEBHOOK_CASES)
+    @reproducible(WEBHOOK_CASES)
     @given(case=webhook_cases)
     def run(case: WebhookCase) -> None:
         leak_telemetry.exporter.clear()
