@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from stripe_otel._redact import scrub
 from tests.reliability import _leak_scanner as ls
-from tests.reliability.test_no_leaks import (
+from tests.reliability._secret_strategies import (
     addresses,
     api_keys,
     card_numbers,
