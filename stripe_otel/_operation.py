@@ -216,8 +216,18 @@ def _status(op: Operation, result: Any, exc: BaseException | None) -> int | None
     status: Any = op.status_code
     if status is None:
         fallback = exc if exc is not None else getattr(result, "last_response", None)
+        if fallback is None and exc is None and _is_raw_response(result):
+            fallback = result  # StripeClient.raw_request returns the response itself
         status = getattr(fallback, "http_status", None) or getattr(fallback, "code", None)
     return status if isinstance(status, int) else None
+
+
+def _is_raw_response(result: Any) -> bool:
+    # By class, not by a `code` attribute: a StripeObject answers any attribute with a
+    # field of the same name (a promotion code's `code`).
+    from stripe._stripe_response import StripeResponseBase  # noqa: PLC0415 - stripe is loaded
+
+    return isinstance(result, StripeResponseBase)
 
 
 def _metric_base(op: Operation, status: int | None) -> dict[str, Any]:

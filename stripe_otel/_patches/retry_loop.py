@@ -1,7 +1,8 @@
 """The SDK's retry loop, run with a stand-in client so each attempt gets its own span.
 
 Inside a recording Stripe operation only; an unsampled one runs the loop untouched, its
-retries counted for the metric where the SDK computes each backoff.
+retries counted for the metric where the SDK computes each backoff (unless the client class
+overrides that method: then the stand-in counts them).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def _prepare(wrapped: Any, instance: Any, args: Any, kwargs: Any, is_async: bool
     loop = getattr(wrapped, "__func__", None)
     if op is None or loop is None:
         return None
-    if not op.recording:
+    if not op.recording and not _runs_own_backoff(type(instance)):
         return None  # unsampled: no attempt spans; retries are counted by _note_retry
+    # Recording, or an unsampled call on a client whose own backoff method bypasses
+    # _note_retry: the stand-in counts its attempts for the retry metric.
     stand_in = safe_call(_attempts.begin_loop, instance, op, _headers_arg(args, kwargs), is_async)
     return None if stand_in is None else (op, loop, stand_in)
 
@@ -46,15 +49,37 @@ def _count_retry() -> None:
         op.retries += 1
 
 
-def _recording() -> bool:
-    # Read straight from the ContextVar (no call that could raise): most loops run for
+_own_backoff: dict[type, bool] = {}
+
+
+def _runs_own_backoff(client_class: type) -> bool:
+    """The class (an app's HTTPClient subclass) overrides ``_sleep_time_seconds``, so the
+    SDK's backoff, where _note_retry counts retries, may never be called."""
+    known = _own_backoff.get(client_class)
+    if known is None:
+        known = False
+        for klass in client_class.__mro__:
+            if "_sleep_time_seconds" in vars(klass):
+                known = not (
+                    klass.__name__ == "HTTPClient" and klass.__module__ == "stripe._http_client"
+                )
+                break
+        if len(_own_backoff) < 64:  # a few client classes per app; bounded all the same
+            _own_backoff[client_class] = known
+    return known
+
+
+def _watched(instance: Any) -> bool:
+    # Decided from the ContextVar first (no call that could raise): most loops run for
     # unsampled calls or outside Stripe operations, and pass straight through.
     op = _operation.current_var.get()
-    return op is not None and op.recording and not op.done
+    if op is None or op.done:
+        return False
+    return op.recording or _runs_own_backoff(type(instance))
 
 
 def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not _recording():
+    if not _watched(instance):
         return wrapped(*args, **kwargs)
     prepared = safe_call(_prepare, wrapped, instance, args, kwargs, False)
     if prepared is None:
@@ -67,7 +92,7 @@ def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 async def _async_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if not _recording():
+    if not _watched(instance):
         return await wrapped(*args, **kwargs)
     prepared = safe_call(_prepare, wrapped, instance, args, kwargs, True)
     if prepared is None:

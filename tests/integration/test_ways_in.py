@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from stripe_otel import ConfigError, StripeInstrumentor, _attempts, _operation, _timing, semconv
 from stripe_otel.testing import Fault
-from tests.conftest import Telemetry
+from tests.conftest import TEST_KEY, Telemetry
 
 pytestmark = pytest.mark.integration
 
@@ -261,3 +261,41 @@ def test_unsampled_calls_run_the_retry_loop_untouched_and_still_count_retries(
     assert retries.value == 1
     [duration] = points[semconv.METRIC_OPERATION_DURATION]
     assert duration.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+
+
+def test_unsampled_retries_are_counted_on_a_client_with_its_own_backoff(
+    stripe_globals: Any,
+) -> None:
+    # An app's client class whose backoff never calls the SDK's: the stand-in counts.
+    class OwnBackoff(stripe.RequestsClient):
+        def _sleep_time_seconds(self, num_retries: int, response: Any = None) -> float:
+            return 0.001
+
+    stripe.default_http_client = OwnBackoff()
+    reader = InMemoryMetricReader()
+    StripeInstrumentor().instrument(
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
+    try:
+        stripe_globals.add_fault(Fault(status=500, count=2))
+        stripe.Customer.create(description="retried twice, unsampled")
+        stripe.StripeClient(TEST_KEY, base_addresses={"api": stripe_globals.url}).raw_request(
+            "post", "/v1/customers"
+        )
+    finally:
+        StripeInstrumentor().uninstrument()
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        metric.name: list(metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    [retries] = points[semconv.METRIC_RETRIES]
+    assert retries.value == 2
+    # raw_request's result is the response itself: its status is still on the metric.
+    durations = points[semconv.METRIC_OPERATION_DURATION]
+    assert [p.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for p in durations] == [200]
+    assert durations[0].count == 2
