@@ -134,9 +134,9 @@ def _install(tracer_provider: object) -> bool:
         # Imported only now: the processor subclasses the SDK's, and a provider that takes
         # processors means the SDK is loaded already; importing it earlier would add its
         # import time to every app's start-up.
-        from stripe_otel._db_processor import DbWriteSpanProcessor  # noqa: PLC0415
-
         try:
+            from stripe_otel._db_processor import DbWriteSpanProcessor  # noqa: PLC0415
+
             add(DbWriteSpanProcessor())
         except BaseException:
             _mark(tracer_provider, False)

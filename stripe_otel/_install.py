@@ -61,8 +61,21 @@ def _wants_datadog_names(settings: Settings, kwargs: dict[str, Any]) -> bool:
     return type(provider).__module__.startswith("ddtrace") or "datadog_otlp" in exporters
 
 
+# Held for a whole install or uninstall: `import stripe_otel.auto` in one thread and
+# instrument() in another must not both install (every patch would go in twice). Apart
+# from _lock, which the post-import appliers take (they can run inside install()).
+_install_lock = threading.Lock()
+
+
 def install(**kwargs: Any) -> None:
-    """Resolve the settings (raising ConfigError for a bad one) and install the patches."""
+    """Resolve the settings (raising ConfigError for a bad one) and install the patches;
+    a no-op if already installed."""
+    with _install_lock:
+        if not _installed:
+            _install(**kwargs)
+
+
+def _install(**kwargs: Any) -> None:
     global _generation, _installed
     # Everything but OpenTelemetry's own provider arguments is a setting, so a misspelt
     # one raises ConfigError instead of being ignored.
@@ -131,6 +144,11 @@ def _applier(generation: int, patches: list[Patch]) -> Any:
 
 def uninstall() -> None:
     """Remove every patch, exactly as it was; hooks pass through from now on."""
+    with _install_lock:
+        _uninstall()
+
+
+def _uninstall() -> None:
     global _generation, _installed
     with _lock:
         _generation += 1

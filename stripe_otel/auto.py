@@ -11,5 +11,4 @@ stripe-otel): ``StripeInstrumentor`` sees the result and can ``uninstrument()`` 
 
 from stripe_otel import _install
 
-if not _install.installed():
-    _install.install()
+_install.install()  # a no-op if StripeInstrumentor got there first
