@@ -155,9 +155,10 @@ def pin_http_headers(client: Any, headers: Mapping[str, str]) -> None:
 # until their timeout. Inside ResilientExporter that is wrong twice over: the batch
 # processor's worker is held for most of the timeout (a 5 s outage then overflows the
 # SDK's queue, where drops are neither ours to count nor visible), and the failure reaches
-# the bounded, counted backlog only after it. So each export makes one try (plus the
-# SDK's immediate reconnect on a stale connection, and any wait a 429's Retry-After asks
-# for within the timeout), and a failure goes to the backlog at once.
+# the bounded, counted backlog only after it. So each export makes one try, and a failure
+# goes to the backlog at once. Over HTTP the SDK still makes its immediate reconnect on a
+# stale connection and waits a 429's Retry-After if it fits the timeout; over gRPC the
+# first failure ends the export (the SDK re-creates its channel for the next one).
 
 
 def _try_once(client: Any) -> None:
@@ -168,10 +169,25 @@ def _try_once(client: Any) -> None:
 
 class _NoRetryWait(threading.Event):
     """Stands in for the SDK gRPC exporter's shutdown event, on which it sleeps between
-    its own retries: returning at once ends them (the SDK then logs "aborting retry")."""
+    its own retries: returning at once ends them."""
 
     def wait(self, timeout: float | None = None) -> bool:
         return True
+
+
+# Ending the gRPC exporter's retries that way makes it log two warnings that are not true
+# of our exporters ("retrying in 1.1s", "Shutdown in progress"); they are dropped while one
+# of ours is exporting on this thread. The failure itself is ours to report (the backlog
+# counts and logs what it drops); the same messages from an app's own exporters pass.
+_exporting = threading.local()
+_UNTRUE_FOR_ONE_TRY = ("Transient error", "Shutdown in progress, aborting retry")
+
+
+class _OneTryLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(_exporting, "one_try", False):
+            return True
+        return not (isinstance(record.msg, str) and record.msg.startswith(_UNTRUE_FOR_ONE_TRY))
 
 
 @cache
@@ -229,7 +245,11 @@ def _grpc_span_exporter_class() -> Callable[[OtlpTarget], SpanExporter]:
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             self._begin()
-            return self._finish(super().export(spans))
+            _exporting.one_try = True
+            try:
+                return self._finish(super().export(spans))
+            finally:
+                _exporting.one_try = False
 
         # The SDK assigns a new stub on every reconnect: wrap each one as it is set.
         @property
@@ -241,6 +261,9 @@ def _grpc_span_exporter_class() -> Callable[[OtlpTarget], SpanExporter]:
             wrapped = None if stub is None else _RecordingStub(stub, self._record)
             self.__dict__["_stub_wrapper"] = wrapped
 
+    logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter").addFilter(
+        _OneTryLogFilter()
+    )
     return GRPCExporter
 
 

@@ -573,6 +573,21 @@ def test_429_honours_retry_after_within_the_timeout_over_http(rx: OtlpReceiver) 
     exporter.shutdown()
 
 
+def test_one_try_over_grpc_logs_no_retry_it_does_not_make(
+    rx: OtlpReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter = exporter_for(rx, "grpc", timeout=2.0)
+    rx.fail_next(503)
+    with caplog.at_level(logging.WARNING):
+        exporter.export(make_spans(1))
+    assert [r.rejected_status for r in rx.requests] == [503]
+    sdk_lines = [
+        r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry.exporter")
+    ]
+    assert not [line for line in sdk_lines if "retrying in" in line or "Shutdown" in line]
+    exporter.shutdown()
+
+
 def test_429_over_grpc_goes_to_the_backlog(rx: OtlpReceiver) -> None:
     # The SDK's gRPC exporter sleeps its retries on the event we replace: no wait here.
     exporter = exporter_for(rx, "grpc", timeout=2.0)
