@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -107,3 +108,16 @@ def stripe_globals(server: StripeTestServer, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.01)
     monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.02)
     return server
+
+
+def metric_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    """The data points of metric *name* that *reader* (an InMemoryMetricReader) holds."""
+    data = reader.get_metrics_data()
+    return [
+        point
+        for rm in (data.resource_metrics if data else [])
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 import stripe_otel
 from stripe_otel import semconv as sc
 from stripe_otel.testing import Fault
-from tests.conftest import Telemetry
+from tests.conftest import Telemetry, metric_points
 from tests.integration._stripe_calls import PI_PARAMS, SYNC_TRANSPORTS, use_global_transport
 
 pytestmark = pytest.mark.integration
@@ -144,15 +144,7 @@ def test_checkout_transaction_totals_match_children(
 
 
 def _points(telemetry: Telemetry, name: str) -> list[Any]:
-    data = telemetry.metrics.get_metrics_data()
-    return [
-        point
-        for rm in (data.resource_metrics if data else [])
-        for sm in rm.scope_metrics
-        for metric in sm.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
+    return metric_points(telemetry.metrics, name)
 
 
 def test_metrics(instrument: Telemetry, stripe_globals: Any) -> None:

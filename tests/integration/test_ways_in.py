@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from stripe_otel import ConfigError, StripeInstrumentor, _attempts, _operation, _timing, semconv
 from stripe_otel.testing import Fault
-from tests.conftest import TEST_KEY, Telemetry
+from tests.conftest import TEST_KEY, Telemetry, metric_points
 
 pytestmark = pytest.mark.integration
 
@@ -249,17 +249,9 @@ def test_unsampled_calls_run_the_retry_loop_untouched_and_still_count_retries(
     finally:
         StripeInstrumentor().uninstrument()
     assert calls == []
-    data = reader.get_metrics_data()
-    assert data is not None
-    points = {
-        metric.name: list(metric.data.data_points)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-    }
-    [retries] = points[semconv.METRIC_RETRIES]
+    [retries] = metric_points(reader, semconv.METRIC_RETRIES)
     assert retries.value == 1
-    [duration] = points[semconv.METRIC_OPERATION_DURATION]
+    [duration] = metric_points(reader, semconv.METRIC_OPERATION_DURATION)
     assert duration.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
 
 
@@ -285,17 +277,9 @@ def test_unsampled_retries_are_counted_on_a_client_with_its_own_backoff(
         )
     finally:
         StripeInstrumentor().uninstrument()
-    data = reader.get_metrics_data()
-    assert data is not None
-    points = {
-        metric.name: list(metric.data.data_points)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-    }
-    [retries] = points[semconv.METRIC_RETRIES]
+    [retries] = metric_points(reader, semconv.METRIC_RETRIES)
     assert retries.value == 2
     # raw_request's result is the response itself: its status is still on the metric.
-    durations = points[semconv.METRIC_OPERATION_DURATION]
+    durations = metric_points(reader, semconv.METRIC_OPERATION_DURATION)
     assert [p.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for p in durations] == [200]
     assert durations[0].count == 2
