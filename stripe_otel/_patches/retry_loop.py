@@ -75,7 +75,8 @@ def _watched(instance: Any) -> bool:
     op = _operation.current_var.get()
     if op is None or op.done:
         return False
-    return op.recording or _runs_own_backoff(type(instance))
+    # The class lookup is guarded: nothing here may raise into the payment call.
+    return op.recording or safe_call(_runs_own_backoff, type(instance)) is True
 
 
 def _sync_loop(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
