@@ -119,15 +119,12 @@ _safe_labels: set[str] = set()
 def scrub_label(value: object) -> str | None:
     """:func:`scrub` for low-cardinality labels (API versions, Stripe's error enums),
     whose safe values are remembered: the same few come back on every call."""
-    if not isinstance(value, str) or not value or len(value) > _MAX_VALUE_LEN:
-        return None
-    if value in _safe_labels:
+    if isinstance(value, str) and value in _safe_labels:
         return value
-    if looks_sensitive(value):
-        return None
-    if len(_safe_labels) < _MAX_SAFE_LABELS:  # set.add is atomic under the GIL
-        _safe_labels.add(value)
-    return value
+    kept = scrub(value)
+    if kept is not None and len(_safe_labels) < _MAX_SAFE_LABELS:  # atomic under the GIL
+        _safe_labels.add(kept)
+    return kept
 
 
 def stripe_id(value: object) -> str | None:
